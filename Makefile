@@ -1,0 +1,69 @@
+# The two commands of the README: `make demo` and `make test`.
+# Every target installs what it is missing and nothing more, so running one
+# again changes nothing.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+MO := locale/zh_Hans/LC_MESSAGES/django.mo
+PO := locale/zh_Hans/LC_MESSAGES/django.po
+
+# Debian packages: WeasyPrint's libraries, CJK fonts, gettext for the
+# translations; the tests add Chromium for the browser and poppler for
+# reading PDFs back.
+SYSTEM_PACKAGES := python3-venv gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
+TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium poppler-utils
+
+.PHONY: demo test lint format bench messages system-packages test-system-packages clean
+
+demo: system-packages $(VENV)/.runtime-installed $(MO)
+	$(PY) manage.py migrate --noinput --verbosity 0
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "Zhenxingdai demo: http://127.0.0.1:8000/  (Ctrl-C stops it)"
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+test: test-system-packages $(VENV)/.dev-installed $(MO) lint
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(VENV)/.dev-installed $(MO)
+	$(PY) -m bench
+
+# Re-extract translatable strings after changing templates or code; then
+# translate the new entries in $(PO).
+messages: $(VENV)/.dev-installed
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete \
+		--ignore=.venv --ignore=var --ignore=tests --ignore=bench
+
+system-packages:
+	@bash scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+test-system-packages:
+	@bash scripts/system-packages.sh $(TEST_SYSTEM_PACKAGES)
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PIP) -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime-installed
+
+$(MO): $(PO)
+	msgfmt --check -o $@ $<
+
+clean:
+	rm -rf $(VENV) var $(MO)

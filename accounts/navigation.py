@@ -1,0 +1,102 @@
+"""What each role can do, declared once: the home page lists it and the menu
+links the parts that are built.
+
+An action with no ``url_name`` is a part of the product that is not built
+yet; the home page says so rather than linking to an empty page.
+"""
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from .roles import Role, role_of
+
+
+@dataclass(frozen=True)
+class Action:
+    title: Promise
+    description: Promise
+    roles: frozenset[Role]
+    url_name: str | None = None
+
+
+ALL_ROLES = frozenset(Role)
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        title=_("Divisions"),
+        description=_("The county's townships, villages and village groups with official codes."),
+        roles=ALL_ROLES,
+        url_name="divisions:list",
+    ),
+    Action(
+        title=_("Borrower registry"),
+        description=_(
+            "Register households and borrowers, their positions, industries and driven "
+            "households; import and export workbooks."
+        ),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Programmes"),
+        description=_(
+            "Configure each programme's quotas, terms, rate ceiling, budget and subsidy rule."
+        ),
+        roles=frozenset({Role.COUNTY, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Applications"),
+        description=_(
+            "Take applications from submission through village recommendation, township "
+            "review, county approval and public notice to release to the co-op."
+        ),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Loans and ledgers"),
+        description=_(
+            "Contracts, interest settlements and principal repayments posted by the co-op; "
+            "balances and overdue loans."
+        ),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Co-op API"),
+        description=_(
+            "Read released applications and post contracts, interest and repayments with "
+            "a service key."
+        ),
+        roles=frozenset({Role.COOP, Role.COUNTY}),
+    ),
+    Action(
+        title=_("Yearly subsidy runs"),
+        description=_(
+            "Compute each year's interest subsidy, reconcile it with the co-op's figures, "
+            "submit it and approve it (four eyes)."
+        ),
+        roles=frozenset({Role.COUNTY, Role.FINANCE, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Payouts"),
+        description=_(
+            "Download the payout list for the bank's batch payment and record the voucher."
+        ),
+        roles=frozenset({Role.FINANCE, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Reports"),
+        description=_("Programme reports, payout lists and public notices as PDF and spreadsheet."),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
+    ),
+    Action(
+        title=_("Change history"),
+        description=_("Who changed what, when and from where, for every record."),
+        roles=frozenset({Role.AUDITOR, Role.COUNTY}),
+    ),
+)
+
+
+def actions_for(user) -> list[Action]:
+    role = role_of(user)
+    return [action for action in ACTIONS if role in action.roles]

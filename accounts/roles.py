@@ -1,0 +1,106 @@
+"""The five roles of DOMAIN.md section 3, as Django groups.
+
+A user's role is the one role group they belong to. What each role may do is
+declared once, in ROLE_PERMISSIONS; views and the API check those permissions
+(never group names), and ``township_of`` is the one place that says which
+township a user is bound to.
+"""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    COUNTY = "county", _("County programme office")
+    TOWNSHIP = "township", _("Township officer")
+    COOP = "coop", _("Credit co-op")
+    FINANCE = "finance", _("Finance bureau")
+    AUDITOR = "auditor", _("Auditor")
+
+
+# "app_label.codename" for each role. Later apps add their permissions here.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    Role.COUNTY: {
+        "beneficiaries.view_division",
+        "beneficiaries.add_division",
+        "beneficiaries.change_division",
+    },
+    Role.TOWNSHIP: {"beneficiaries.view_division"},
+    Role.COOP: {"beneficiaries.view_division"},
+    Role.FINANCE: {"beneficiaries.view_division"},
+    Role.AUDITOR: {"beneficiaries.view_division"},
+}
+
+# Roles whose work is confined to one township.
+TOWNSHIP_BOUND_ROLES = {Role.TOWNSHIP}
+
+
+def sync_role_groups(sender=None, apps=None, using="default", **kwargs) -> None:
+    """Create the role groups and give each exactly its declared permissions.
+
+    ``apps`` is the migration state's app registry (post_migrate and data
+    migrations pass it). Permissions whose model does not exist yet are
+    passed over; the next migration run that creates them picks them up.
+    """
+    if apps is None:
+        from django.apps import apps
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    by_name = {
+        f"{perm.content_type.app_label}.{perm.codename}": perm
+        for perm in Permission.objects.using(using).select_related("content_type")
+        if f"{perm.content_type.app_label}.{perm.codename}" in wanted
+    }
+    for role in Role:
+        group, _created = Group.objects.using(using).get_or_create(name=role.value)
+        group.permissions.set([by_name[name] for name in ROLE_PERMISSIONS[role] if name in by_name])
+
+
+def role_of(user) -> Role | None:
+    """The user's role, or None for anonymous users and accounts with no role."""
+    if not user.is_authenticated:
+        return None
+    cached = getattr(user, "_role_cache", False)
+    if cached is not False:
+        return cached
+    names = set(user.groups.values_list("name", flat=True)) & set(Role.values)
+    role = Role(names.pop()) if len(names) == 1 else None
+    user._role_cache = role
+    return role
+
+
+def township_of(user):
+    """The township a township-bound user works in; None for everyone else."""
+    if role_of(user) not in TOWNSHIP_BOUND_ROLES:
+        return None
+    profile = getattr(user, "profile", None)
+    return profile.township if profile else None
+
+
+# Matches no row: the filter for anyone who may see nothing.
+NOTHING = Q(pk__in=[])
+
+
+def township_q(user, *paths: str) -> Q:
+    """The filter that confines a queryset to what ``user`` may see.
+
+    ``paths`` are lookups from the model to its township's id (several where
+    the township sits at different depths, as with divisions). County-wide
+    roles get an empty filter; a user with no role, or a township officer
+    with no township (refused by ``user_create``, guarded here anyway), gets
+    one that matches nothing.
+    """
+    role = role_of(user)
+    if role is None:
+        return NOTHING
+    if role not in TOWNSHIP_BOUND_ROLES:
+        return Q()
+    township = township_of(user)
+    if township is None:
+        return NOTHING
+    condition = Q()
+    for path in paths:
+        condition |= Q(**{path: township.pk})
+    return condition

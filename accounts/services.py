@@ -1,0 +1,49 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from beneficiaries.models import Division
+
+from .models import Profile
+from .roles import TOWNSHIP_BOUND_ROLES, Role
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str | None,
+    role: Role,
+    township: Division | None = None,
+    full_name: str = "",
+    email: str = "",
+):
+    """Create a staff or service account with exactly one role.
+
+    A township officer is bound to exactly one township; every other role is
+    county-wide and must not carry one. ``password=None`` makes an account
+    that cannot log in with a password (a co-op service account using a key).
+    """
+    role = Role(role)
+    if role in TOWNSHIP_BOUND_ROLES:
+        if township is None:
+            raise ValidationError({"township": _("A township officer needs a township.")})
+        if township.level != Division.Level.TOWNSHIP:
+            raise ValidationError(
+                {"township": _("%(name)s is not a township.") % {"name": township}}
+            )
+    elif township is not None:
+        raise ValidationError({"township": _("Only a township officer is bound to a township.")})
+
+    user = get_user_model()(username=username, email=email, first_name=full_name)
+    if password is None:
+        user.set_unusable_password()
+    else:
+        user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.set([Group.objects.get(name=role.value)])
+    Profile.objects.create(user=user, township=township)
+    return user

@@ -1,0 +1,66 @@
+"""The Mojiang demo: divisions and one login per role.
+
+Everything here goes through the domain services and is safe to run again:
+a second run finds what the first made and changes nothing.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from accounts.roles import Role
+from accounts.services import user_create
+from beneficiaries.models import Division
+from beneficiaries.services import divisions_load_county
+
+MOJIANG = "530822"
+DEMO_PASSWORD = "zhenxingdai-demo"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: Role
+    township_code: str | None = None
+
+
+DEMO_LOGINS = (
+    DemoLogin("county", Role.COUNTY),
+    DemoLogin("township", Role.TOWNSHIP, "530822101"),  # 联珠镇, the county seat
+    DemoLogin("township2", Role.TOWNSHIP, "530822102"),  # 通关镇
+    DemoLogin("coop", Role.COOP),
+    DemoLogin("finance", Role.FINANCE),
+    DemoLogin("auditor", Role.AUDITOR),
+)
+
+
+@transaction.atomic
+def demo_users_create() -> list[tuple[DemoLogin, bool]]:
+    """Create the demo logins that do not exist yet; return each with "created"."""
+    existing = set(
+        get_user_model()
+        .objects.filter(username__in=[login.username for login in DEMO_LOGINS])
+        .values_list("username", flat=True)
+    )
+    results = []
+    for login in DEMO_LOGINS:
+        created = login.username not in existing
+        if created:
+            township = (
+                Division.objects.get(code=login.township_code) if login.township_code else None
+            )
+            user_create(
+                username=login.username,
+                password=DEMO_PASSWORD,
+                role=login.role,
+                township=township,
+            )
+        results.append((login, created))
+    return results
+
+
+def demo_seed() -> dict:
+    divisions = divisions_load_county(county_code=MOJIANG)
+    logins = demo_users_create()
+    return {"divisions": divisions, "logins": logins}

@@ -1,0 +1,88 @@
+import pytest
+from django.urls import reverse
+
+from accounts.navigation import ACTIONS
+from accounts.roles import Role
+from tests.conftest import PASSWORD
+
+ROLE_USERS = {
+    Role.COUNTY: "county",
+    Role.TOWNSHIP: "township_officer_a",
+    Role.COOP: "coop",
+    Role.FINANCE: "finance",
+    Role.AUDITOR: "auditor",
+}
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, db):
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_login_page_is_in_chinese_by_default(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == "zh-hans"
+    body = response.content.decode()
+    assert "登录" in body
+    assert "振兴贷" in body
+
+
+def test_english_can_be_chosen_in_the_page(client, db):
+    response = client.post(reverse("set_language"), {"language": "en", "next": "/login/"})
+    assert response.status_code == 302
+    body = client.get(reverse("login")).content.decode()
+    assert "Log in" in body
+    assert "登录" not in body
+
+
+def test_a_wrong_password_gets_a_chinese_error_and_no_session(client, cast):
+    response = client.post(reverse("login"), {"username": "county-officer", "password": "wrong"})
+    assert response.status_code == 200
+    assert "请输入一个正确的" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_each_role_logs_in_to_a_home_page_that_lists_what_it_can_do(client, cast, role):
+    user = getattr(cast, ROLE_USERS[role])
+    response = client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+
+    page = client.get(reverse("home"))
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert str(role.label) in body
+    for action in ACTIONS:
+        assert (str(action.title) in body) == (role in action.roles), action.title
+
+
+def test_parts_not_built_yet_say_so_instead_of_linking(client, cast):
+    client.force_login(cast.county)
+    body = client.get(reverse("home")).content.decode()
+    unbuilt = [a for a in ACTIONS if Role.COUNTY in a.roles and not a.url_name]
+    assert unbuilt, "the county home page should list parts still to come"
+    assert body.count('data-testid="not-built"') == len(unbuilt)
+
+
+def test_the_township_officer_sees_their_township_in_the_header(client, cast):
+    client.force_login(cast.township_officer_b)
+    body = client.get(reverse("home")).content.decode()
+    assert "通关镇" in body
+    assert "联珠镇" not in body
+
+
+def test_an_account_without_a_role_is_told_to_ask_for_one(client, roleless_user):
+    client.force_login(roleless_user)
+    body = client.get(reverse("home")).content.decode()
+    assert 'data-testid="no-role"' in body
+    assert 'class="action-card' not in body
+
+
+def test_logout_is_a_post_and_ends_the_session(client, cast):
+    client.force_login(cast.finance)
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("home")).status_code == 302

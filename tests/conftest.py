@@ -1,0 +1,96 @@
+from types import SimpleNamespace
+
+import pytest
+
+from accounts.roles import Role
+from accounts.services import user_create
+from beneficiaries.models import Division
+from beneficiaries.services import divisions_load_county
+from tests import services
+from zhenxingdai.celery import app as celery_app
+
+PASSWORD = "correct-horse-battery-staple"
+MOJIANG = "530822"
+
+
+def pytest_runtest_setup(item):
+    for marker in item.iter_markers():
+        if marker.name in services.CHECKS:
+            services.require(marker.name)
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A skip in CI means a service CI should have provided is missing.
+    if services.IN_CI and _skipped and session.exitstatus == 0:
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if services.IN_CI and _skipped:
+        terminalreporter.write_line(
+            f"CI=true: {len(_skipped)} test(s) skipped, which CI does not allow.", red=True
+        )
+
+
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """Run tasks in-process unless a test asks for a real worker."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def mojiang(db) -> Division:
+    return divisions_load_county(county_code=MOJIANG).county
+
+
+@pytest.fixture
+def cast(mojiang):
+    """One account per role, with two township officers of different townships.
+
+    Every account's password is ``PASSWORD``.
+    """
+    township_a = Division.objects.get(code="530822101")  # 联珠镇
+    township_b = Division.objects.get(code="530822102")  # 通关镇
+
+    def make(username, role, township=None):
+        return user_create(username=username, password=PASSWORD, role=role, township=township)
+
+    return SimpleNamespace(
+        county_division=mojiang,
+        township_a=township_a,
+        township_b=township_b,
+        county=make("county-officer", Role.COUNTY),
+        township_officer_a=make("township-officer-a", Role.TOWNSHIP, township_a),
+        township_officer_b=make("township-officer-b", Role.TOWNSHIP, township_b),
+        coop=make("coop", Role.COOP),
+        finance=make("finance-officer", Role.FINANCE),
+        auditor=make("auditor", Role.AUDITOR),
+    )
+
+
+@pytest.fixture
+def roleless_user(db, django_user_model):
+    return django_user_model.objects.create_user(username="nobody", password=PASSWORD)
+
+
+@pytest.fixture
+def celery_worker(eager_celery):
+    """A real worker process on the Redis broker; tasks go to ``worker.queue``."""
+    from tests.workers import start_worker
+
+    services.require("redis")
+    celery_app.conf.task_always_eager = False
+    worker = start_worker()
+    yield worker
+    worker.stop()

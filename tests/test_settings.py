@@ -1,0 +1,91 @@
+"""Settings come from the environment; production mode is hardened.
+
+Each case runs Django in a fresh process with a controlled environment,
+because settings are read once at start-up.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STRONG_KEY = "k7#Qz!v2$Lw9@Rt4^Xp8&Nm3*Hs6(Jd1)Fb5_Gc0+Ye7=Ua2-Wq9~Zi4"
+
+
+def run_django(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
+    for name in ("SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "CELERY_BROKER_URL"):
+        clean.pop(name, None)
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def settings_value(expression: str, **env: str) -> str:
+    result = run_django(
+        "shell", "-c", f"from django.conf import settings; print({expression})", **env
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_production_mode_passes_the_deployment_checklist_with_no_warning():
+    result = run_django(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_ENV="production",
+        SECRET_KEY=STRONG_KEY,
+        ALLOWED_HOSTS="zxd.example.cn",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_development_mode_would_fail_that_checklist():
+    # Shows that the check above can fail: the defaults are for a laptop.
+    result = run_django("check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode != 0
+
+
+def test_production_mode_refuses_to_start_without_a_secret_key():
+    result = run_django("check", DJANGO_ENV="production")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_without_database_url_the_database_is_a_sqlite_file_under_var():
+    name = settings_value("settings.DATABASES['default']['NAME']")
+    engine = settings_value("settings.DATABASES['default']['ENGINE']")
+    assert engine == "django.db.backends.sqlite3"
+    assert Path(name).parent == ROOT / "var"
+
+
+def test_database_url_selects_postgresql():
+    engine = settings_value(
+        "settings.DATABASES['default']['ENGINE']",
+        DATABASE_URL="postgres://zxd:secret@db.internal:5432/zhenxingdai",
+    )
+    assert engine == "django.db.backends.postgresql"
+
+
+def test_without_a_broker_tasks_run_eagerly_and_with_one_they_are_queued():
+    assert settings_value("settings.CELERY_TASK_ALWAYS_EAGER") == "True"
+    queued = settings_value(
+        "settings.CELERY_TASK_ALWAYS_EAGER", CELERY_BROKER_URL="redis://127.0.0.1:6379/0"
+    )
+    assert queued == "False"
+
+
+def test_the_site_speaks_chinese_first_in_shanghai_time():
+    assert settings_value("settings.LANGUAGE_CODE") == "zh-hans"
+    assert settings_value("settings.TIME_ZONE") == "Asia/Shanghai"
+    assert settings_value("[code for code, _ in settings.LANGUAGES]") == "['zh-hans', 'en']"
