@@ -9,8 +9,8 @@ from django.test import Client
 
 from accounts.roles import Role
 from accounts.services import user_create
-from beneficiaries.services import divisions_load_county
 from bench.harness import Figure, timed
+from beneficiaries.services import divisions_load_county
 
 RAW_SQL = """
     SELECT t.code, t.name,
