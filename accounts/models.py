@@ -29,3 +29,28 @@ class Profile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class PersonalDataExport(models.Model):
+    """A download that carried whole ID, phone or account numbers: who, when,
+    from where, what and how many rows (DOMAIN.md: every export is logged)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    exported_at = models.DateTimeField(_("exported at"), auto_now_add=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    what = models.CharField(_("what"), max_length=100)
+    filters = models.CharField(_("filters"), max_length=500, blank=True)
+    row_count = models.PositiveIntegerField(_("rows"))
+
+    class Meta:
+        verbose_name = _("personal data export")
+        verbose_name_plural = _("personal data exports")
+        ordering = ["-exported_at"]
+
+    def __str__(self) -> str:
+        return f"{self.what} ({self.row_count})"

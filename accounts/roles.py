@@ -20,16 +20,46 @@ class Role(models.TextChoices):
 
 
 # "app_label.codename" for each role. Later apps add their permissions here.
+_REGISTRY_MODELS = ("household", "borrower", "position", "enterprise", "drivenhousehold")
+
+
+def _perms(app: str, actions: tuple[str, ...], models: tuple[str, ...]) -> set[str]:
+    return {f"{app}.{action}_{model}" for action in actions for model in models}
+
+
+_REGISTRY_VIEW = _perms("beneficiaries", ("view",), _REGISTRY_MODELS)
+_REGISTRY_EDIT = _perms("beneficiaries", ("view", "add", "change"), _REGISTRY_MODELS)
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.COUNTY: {
-        "beneficiaries.view_division",
-        "beneficiaries.add_division",
-        "beneficiaries.change_division",
+        *_perms("beneficiaries", ("view", "add", "change"), ("division", "industry")),
+        *_REGISTRY_EDIT,
+        "beneficiaries.view_personal_data",
+        "beneficiaries.import_borrowers",
+        "beneficiaries.export_borrowers",
     },
-    Role.TOWNSHIP: {"beneficiaries.view_division"},
-    Role.COOP: {"beneficiaries.view_division"},
-    Role.FINANCE: {"beneficiaries.view_division"},
-    Role.AUDITOR: {"beneficiaries.view_division"},
+    Role.TOWNSHIP: {
+        "beneficiaries.view_division",
+        "beneficiaries.view_industry",
+        *_REGISTRY_EDIT,
+        "beneficiaries.view_personal_data",
+        "beneficiaries.import_borrowers",
+        "beneficiaries.export_borrowers",
+    },
+    Role.COOP: {"beneficiaries.view_division", "beneficiaries.view_industry"},
+    Role.FINANCE: {
+        "beneficiaries.view_division",
+        "beneficiaries.view_industry",
+        "beneficiaries.view_household",
+        "beneficiaries.view_borrower",
+    },
+    Role.AUDITOR: {
+        "beneficiaries.view_division",
+        "beneficiaries.view_industry",
+        *_REGISTRY_VIEW,
+        "beneficiaries.view_personal_data",
+        "beneficiaries.export_borrowers",
+    },
 }
 
 # Roles whose work is confined to one township.
@@ -77,6 +107,18 @@ def township_of(user):
         return None
     profile = getattr(user, "profile", None)
     return profile.township if profile else None
+
+
+def may_act_in_township(user, township_id: int | None) -> bool:
+    """Whether ``user`` may register or change records of that township:
+    county-wide roles anywhere, a township officer in their own only."""
+    role = role_of(user)
+    if role is None:
+        return False
+    if role not in TOWNSHIP_BOUND_ROLES:
+        return True
+    township = township_of(user)
+    return township is not None and township.pk == township_id
 
 
 # Matches no row: the filter for anyone who may see nothing.

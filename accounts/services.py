@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from beneficiaries.models import Division
 
-from .models import Profile
+from .models import PersonalDataExport, Profile
 from .roles import TOWNSHIP_BOUND_ROLES, Role
 
 
@@ -47,3 +47,16 @@ def user_create(
     user.groups.set([Group.objects.get(name=role.value)])
     Profile.objects.create(user=user, township=township)
     return user
+
+
+def personal_data_export_log(*, request, what: str, row_count: int, filters: str = ""):
+    """Record a download that carried whole identifiers, before it is sent."""
+    from .history import client_ip
+
+    return PersonalDataExport.objects.create(
+        user=request.user,
+        ip_address=client_ip(request),
+        what=what[:100],
+        filters=filters[:500],
+        row_count=row_count,
+    )

@@ -1,11 +1,38 @@
+"""Services of the registry: every create and change of a division,
+household, borrower, position, enterprise or driven household goes through
+one of these, from pages, imports and the demo alike.
+
+Each takes the acting user as ``actor``, checks that the actor may act in
+the record's township, runs the model's full validation and records the
+actor in the change history. Bad input raises ``ValidationError`` keyed by
+field, and nothing is saved.
+"""
+
 import csv
+import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from .models import Division
+from accounts.roles import may_act_in_township
+
+from .models import (
+    Borrower,
+    Division,
+    DrivenHousehold,
+    Enterprise,
+    Household,
+    Industry,
+    Position,
+    derive_category,
+)
 
 
 class UnknownCountyError(ValueError):
@@ -68,4 +95,248 @@ def divisions_load_county(*, county_code: str) -> DivisionLoadResult:
             outcomes.append(outcome)
     return DivisionLoadResult(
         county=county, created=outcomes.count("created"), updated=outcomes.count("updated")
+    )
+
+
+def _check_township(actor, township_id: int | None, field: str) -> None:
+    if township_id is not None and not may_act_in_township(actor, township_id):
+        raise ValidationError(
+            {field: _("This is outside your township; you may register records of your own only.")}
+        )
+
+
+def _save(instance, *, actor, reason: str | None = None, exclude: list[str] | None = None):
+    """Validate fully, then save with the actor (and why) in the history."""
+    instance.full_clean(exclude=exclude)
+    instance._history_user = actor
+    if reason:
+        instance._change_reason = reason
+    instance.save()
+    return instance
+
+
+def _apply(instance, changes: dict) -> None:
+    for name, value in changes.items():
+        if not hasattr(instance, name):
+            raise TypeError(f"{type(instance).__name__} has no field {name!r}")
+        setattr(instance, name, value)
+
+
+@transaction.atomic
+def division_create(*, actor, parent: Division, code: str, name: str) -> Division:
+    """Add a village under a township or a village group under a village."""
+    if not actor.has_perm("beneficiaries.add_division"):
+        raise PermissionDenied
+    level = {
+        Division.Level.TOWNSHIP: Division.Level.VILLAGE,
+        Division.Level.VILLAGE: Division.Level.GROUP,
+    }.get(parent.level)
+    if level is None:
+        raise ValidationError({"parent": _("Villages sit under townships, groups under villages.")})
+    return _save(Division(code=code, name=name, level=level, parent=parent), actor=actor)
+
+
+@transaction.atomic
+def division_rename(*, actor, division: Division, name: str) -> Division:
+    if not actor.has_perm("beneficiaries.change_division"):
+        raise PermissionDenied
+    division.name = name
+    return _save(division, actor=actor)
+
+
+@transaction.atomic
+def household_create(*, actor, reason: str | None = None, **fields) -> Household:
+    household = Household(**fields)
+    if household.village_group_id:
+        group = household.village_group
+        _check_township(actor, group.parent.parent_id if group.parent_id else None, "village_group")
+    return _save(household, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def household_update(*, actor, household: Household, reason: str | None = None, **changes):
+    _check_township(actor, household.township_id, "village_group")
+    _apply(household, changes)
+    group = household.village_group
+    _check_township(actor, group.parent.parent_id if group.parent_id else None, "village_group")
+    return _save(household, actor=actor, reason=reason)
+
+
+def _refresh_category(borrower: Borrower, today: datetime.date) -> None:
+    borrower.category = borrower.category_on(today)
+
+
+@transaction.atomic
+def borrower_create(
+    *,
+    actor,
+    household: Household,
+    positions: list[dict] | tuple = (),
+    today: datetime.date | None = None,
+    reason: str | None = None,
+    **fields,
+) -> Borrower:
+    """Register a borrower in an existing household, with the positions held.
+
+    ``positions`` are dicts of ``title``, ``started_on`` and ``ended_on``.
+    Every error, the borrower's and each position's, is reported at once.
+    """
+    today = today or timezone.localdate()
+    _check_township(actor, household.township_id, "household")
+    borrower = Borrower(household=household, **fields)
+    pending = [Position(**data) for data in positions]
+    errors: dict[str, list] = {}
+    try:
+        borrower.full_clean()
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    position_errors = []
+    for number, position in enumerate(pending, start=1):
+        try:
+            position.full_clean(exclude=["borrower"])
+        except ValidationError as error:
+            position_errors.append(
+                _("Position %(number)d: %(errors)s")
+                % {"number": number, "errors": " ".join(error.messages)}
+            )
+    if position_errors:
+        errors["positions"] = position_errors
+    if errors:
+        raise ValidationError(errors)
+    borrower.category = derive_category(pending, borrower.base_category, today)
+    _save(borrower, actor=actor, reason=reason)
+    for position in pending:
+        position.borrower = borrower
+        _save(position, actor=actor, reason=reason)
+    return borrower
+
+
+@transaction.atomic
+def borrower_update(
+    *,
+    actor,
+    borrower: Borrower,
+    today: datetime.date | None = None,
+    reason: str | None = None,
+    **changes,
+) -> Borrower:
+    today = today or timezone.localdate()
+    _check_township(actor, borrower.township_id, "household")
+    _apply(borrower, changes)
+    _check_township(actor, borrower.household.township_id, "household")
+    _refresh_category(borrower, today)
+    return _save(borrower, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def position_save(
+    *,
+    actor,
+    borrower: Borrower,
+    position: Position | None = None,
+    today: datetime.date | None = None,
+    **fields,
+) -> Position:
+    """Add a position to a borrower, or change one, and re-derive the category."""
+    today = today or timezone.localdate()
+    _check_township(actor, borrower.township_id, "borrower")
+    position = position or Position(borrower=borrower)
+    if position.borrower_id != borrower.pk:
+        raise ValidationError(_("That position belongs to another borrower."))
+    _apply(position, fields)
+    _save(position, actor=actor)
+    _refresh_category(borrower, today)
+    _save(borrower, actor=actor)
+    return position
+
+
+@transaction.atomic
+def position_delete(*, actor, position: Position, today: datetime.date | None = None) -> None:
+    today = today or timezone.localdate()
+    borrower = position.borrower
+    _check_township(actor, borrower.township_id, "borrower")
+    position._history_user = actor
+    position.delete()
+    _refresh_category(borrower, today)
+    _save(borrower, actor=actor)
+
+
+def borrowers_refresh_categories(*, today: datetime.date) -> int:
+    """Bring every stored category in line with the positions in force on
+    ``today``; return how many changed. Set-based: three UPDATEs."""
+    in_force = Q(started_on__lte=today) & (Q(ended_on__isnull=True) | Q(ended_on__gte=today))
+    committee_titles = [
+        title
+        for title, category in Position.TITLE_CATEGORY.items()
+        if category == Borrower.Category.VILLAGE_COMMITTEE
+    ]
+    holds = Position.objects.filter(in_force, borrower=OuterRef("pk"))
+    committee = Exists(holds.filter(title__in=committee_titles))
+    group = Exists(holds.exclude(title__in=committee_titles))
+    changed = 0
+    with transaction.atomic():
+        changed += (
+            Borrower.objects.filter(committee)
+            .exclude(category=Borrower.Category.VILLAGE_COMMITTEE)
+            .update(category=Borrower.Category.VILLAGE_COMMITTEE)
+        )
+        changed += (
+            Borrower.objects.filter(~committee & group)
+            .exclude(category=Borrower.Category.GROUP_CADRE)
+            .update(category=Borrower.Category.GROUP_CADRE)
+        )
+        stale = Borrower.objects.filter(~committee & ~group).exclude(category=F("base_category"))
+        changed += stale.update(category=F("base_category"))
+    return changed
+
+
+@transaction.atomic
+def enterprise_create(*, actor, reason: str | None = None, **fields) -> Enterprise:
+    enterprise = Enterprise(**fields)
+    if enterprise.village_id:
+        _check_township(actor, enterprise.village.parent_id, "village")
+    return _save(enterprise, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def enterprise_update(*, actor, enterprise: Enterprise, reason: str | None = None, **changes):
+    _check_township(actor, enterprise.township_id, "village")
+    _apply(enterprise, changes)
+    _check_township(actor, enterprise.village.parent_id, "village")
+    return _save(enterprise, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def driven_household_link(
+    *,
+    actor,
+    household: Household,
+    benefit: str,
+    yearly_amount: Decimal = Decimal("0.00"),
+    borrower: Borrower | None = None,
+    enterprise: Enterprise | None = None,
+    since: datetime.date | None = None,
+    reason: str | None = None,
+) -> DrivenHousehold:
+    """Record that a borrower or an enterprise leads ``household``."""
+    leader = borrower or enterprise
+    if leader is not None:
+        _check_township(actor, leader.township_id, "borrower" if borrower else "enterprise")
+    link = DrivenHousehold(
+        borrower=borrower,
+        enterprise=enterprise,
+        household=household,
+        benefit=benefit,
+        yearly_amount=yearly_amount,
+        since=since,
+    )
+    return _save(link, actor=actor, reason=reason)
+
+
+def industry_kinds():
+    """Kinds of industry (not sectors), sector first, for choice lists."""
+    return (
+        Industry.objects.filter(parent__isnull=False)
+        .select_related("parent")
+        .order_by("parent__sort_order", "sort_order", "pk")
     )

@@ -9,4 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("divisions/", include("beneficiaries.urls")),
+    path("registry/borrowers/", include("beneficiaries.borrower_urls")),
+    path("registry/transfer/", include("beneficiaries.transfer_urls")),
 ]
