@@ -10,6 +10,7 @@ field, and nothing is saved.
 
 import csv
 import datetime
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -46,10 +47,11 @@ class DivisionLoadResult:
     updated: int
 
 
-def _read_rows(filename: str) -> list[dict]:
+@functools.cache
+def _read_rows(filename: str) -> tuple[dict, ...]:
     path = Path(settings.DIVISIONS_DATA_DIR) / filename
     with path.open(encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+        return tuple(csv.DictReader(handle))
 
 
 def _upsert(*, code: str, name: str, level: str, parent: Division | None) -> tuple[Division, str]:

@@ -40,6 +40,14 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Real hashing costs a tenth of a second per user: too slow for the cast."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def eager_celery():
     """Run tasks in-process unless a test asks for a real worker."""
