@@ -70,6 +70,7 @@ class Division(models.Model):
     )
 
     objects = DivisionQuerySet.as_manager()
+    history = traced_history()
 
     class Meta:
         verbose_name = _("division")

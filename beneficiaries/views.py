@@ -1,9 +1,20 @@
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Count
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
+from .division_forms import DivisionForm, next_free_code
 from .models import Division
+from .services import division_create, division_rename
+
+
+def _get_division_for_user(request, pk: int, *levels: str) -> Division:
+    """The division if the user may see it (404 otherwise, as for a missing one)."""
+    queryset = Division.objects.for_user(request.user).filter(level__in=levels)
+    return get_object_or_404(queryset, pk=pk)
 
 
 @login_required
@@ -23,3 +34,75 @@ def division_list(request):
     return render(
         request, "beneficiaries/division_list.html", {"townships": townships, "county": county}
     )
+
+
+@login_required
+@permission_required("beneficiaries.view_division", raise_exception=True)
+def township_detail(request, pk: int):
+    """A township's villages and their groups; the county office adds and renames them."""
+    township = _get_division_for_user(request, pk, Division.Level.TOWNSHIP)
+    villages = township.children.order_by("code").prefetch_related(
+        Prefetch("children", queryset=Division.objects.order_by("code"), to_attr="groups")
+    )
+    may_edit = request.user.has_perm("beneficiaries.add_division")
+    return render(
+        request,
+        "beneficiaries/township_detail.html",
+        {
+            "township": township,
+            "villages": villages,
+            "may_edit": may_edit,
+            "village_form": DivisionForm(initial={"code": next_free_code(township)})
+            if may_edit
+            else None,
+        },
+    )
+
+
+@login_required
+@permission_required("beneficiaries.add_division", raise_exception=True)
+def division_add(request, pk: int):
+    """Add a village under a township (GET shows the form, POST saves), or a
+    group under a village."""
+    parent = _get_division_for_user(request, pk, Division.Level.TOWNSHIP, Division.Level.VILLAGE)
+    form = DivisionForm(request.POST or None, initial={"code": next_free_code(parent)})
+    if request.method == "POST" and form.is_valid():
+        try:
+            division = division_create(actor=request.user, parent=parent, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request, _("%(name)s (%(code)s) added.") % {"name": division, "code": division.code}
+            )
+            return redirect("divisions:township", pk=_township_of(division).pk)
+    return render(request, "beneficiaries/division_form.html", {"form": form, "parent": parent})
+
+
+@login_required
+@permission_required("beneficiaries.change_division", raise_exception=True)
+def division_edit(request, pk: int):
+    """Rename a village or group; its code is its identity and stays."""
+    division = _get_division_for_user(request, pk, Division.Level.VILLAGE, Division.Level.GROUP)
+    initial = {"name": division.name, "code": division.code}
+    form = DivisionForm(request.POST or None, initial=initial)
+    form.fields["code"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        try:
+            division_rename(actor=request.user, division=division, name=form.cleaned_data["name"])
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("Renamed to %(name)s.") % {"name": division.name})
+            return redirect("divisions:township", pk=_township_of(division).pk)
+    return render(
+        request,
+        "beneficiaries/division_form.html",
+        {"form": form, "parent": division.parent, "division": division},
+    )
+
+
+def _township_of(division: Division) -> Division:
+    while division.level != Division.Level.TOWNSHIP:
+        division = division.parent
+    return division
