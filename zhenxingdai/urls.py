@@ -11,4 +11,5 @@ urlpatterns = [
     path("divisions/", include("beneficiaries.urls")),
     path("registry/borrowers/", include("beneficiaries.borrower_urls")),
     path("registry/transfer/", include("beneficiaries.transfer_urls")),
+    path("registry/enterprises/", include("beneficiaries.enterprise_urls")),
 ]
