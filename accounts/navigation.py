@@ -39,6 +39,15 @@ ACTIONS: tuple[Action, ...] = (
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.AUDITOR}),
     ),
     Action(
+        title=_("Enterprises and co-operatives"),
+        description=_(
+            "Leading companies, co-operatives and family farms: as borrowers, as the entity "
+            "behind a borrower, and the households they lead."
+        ),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.AUDITOR}),
+        url_name="enterprises:list",
+    ),
+    Action(
         title=_("Programmes"),
         description=_(
             "Configure each programme's quotas, terms, rate ceiling, budget and subsidy rule."

@@ -305,3 +305,24 @@ def test_only_the_county_adds_villages_and_groups(cast):
     with pytest.raises(ValidationError) as error:
         division_create(actor=cast.county, parent=village, code="530822102009001", name="一组")
     assert "code" in error.value.message_dict
+
+
+def test_the_daily_task_refreshes_categories(cast, place):
+    from beneficiaries.tasks import refresh_categories
+
+    household = new_household(cast.county, place[cast.township_a.pk])
+    borrower = new_borrower(
+        cast.county,
+        household,
+        positions=[
+            {
+                "title": "group_leader",
+                "started_on": datetime.date(2021, 3, 1),
+                "ended_on": datetime.date(2022, 3, 1),
+            }
+        ],
+    )
+    Borrower.objects.filter(pk=borrower.pk).update(category=Borrower.Category.GROUP_CADRE)
+    assert refresh_categories.delay().get() == 1
+    borrower.refresh_from_db()
+    assert borrower.category == Borrower.Category.INDUSTRY_LEADER

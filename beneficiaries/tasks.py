@@ -1,0 +1,10 @@
+from celery import shared_task
+from django.utils import timezone
+
+from .services import borrowers_refresh_categories
+
+
+@shared_task(name="beneficiaries.refresh_categories")
+def refresh_categories() -> int:
+    """Daily: positions start and end on dates, so stored categories drift."""
+    return borrowers_refresh_categories(today=timezone.localdate())
