@@ -30,8 +30,29 @@ def _perms(app: str, actions: tuple[str, ...], models: tuple[str, ...]) -> set[s
 _REGISTRY_VIEW = _perms("beneficiaries", ("view",), _REGISTRY_MODELS)
 _REGISTRY_EDIT = _perms("beneficiaries", ("view", "add", "change"), _REGISTRY_MODELS)
 
+_LOANS_VIEW = _perms(
+    "loans",
+    ("view",),
+    (
+        "programme",
+        "programmequota",
+        "lprrate",
+        "application",
+        "publicnotice",
+        "loan",
+        "ledgerentry",
+    ),
+)
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.COUNTY: {
+        *_LOANS_VIEW,
+        *_perms("loans", ("add", "change"), ("programme", "programmequota", "lprrate")),
+        "loans.add_application",
+        "loans.review_application",
+        "loans.approve_application",
+        "loans.manage_notice",
+        "loans.add_loan",
         *_perms("beneficiaries", ("view", "add", "change"), ("division", "industry")),
         *_REGISTRY_EDIT,
         "beneficiaries.view_personal_data",
@@ -39,6 +60,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "beneficiaries.export_borrowers",
     },
     Role.TOWNSHIP: {
+        *_LOANS_VIEW,
+        "loans.add_application",
+        "loans.review_application",
         "beneficiaries.view_division",
         "beneficiaries.view_industry",
         *_REGISTRY_EDIT,
@@ -46,14 +70,22 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "beneficiaries.import_borrowers",
         "beneficiaries.export_borrowers",
     },
-    Role.COOP: {"beneficiaries.view_division", "beneficiaries.view_industry"},
+    Role.COOP: {
+        "beneficiaries.view_division",
+        "beneficiaries.view_industry",
+        *_LOANS_VIEW,
+        "loans.add_loan",
+        "loans.add_ledgerentry",
+    },
     Role.FINANCE: {
+        *_LOANS_VIEW,
         "beneficiaries.view_division",
         "beneficiaries.view_industry",
         "beneficiaries.view_household",
         "beneficiaries.view_borrower",
     },
     Role.AUDITOR: {
+        *_LOANS_VIEW,
         "beneficiaries.view_division",
         "beneficiaries.view_industry",
         *_REGISTRY_VIEW,

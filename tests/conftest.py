@@ -19,6 +19,18 @@ def pytest_runtest_setup(item):
             services.require(marker.name)
 
 
+def pytest_collection_modifyitems(items):
+    # A transactional test ends by flushing every table, data migrations'
+    # rows (role groups, industries, shipped programmes) included; restore
+    # them for each such test so that test order never matters.
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = marker is not None and marker.kwargs.get("transaction")
+        if transactional and "serialized_rollback" not in marker.kwargs:
+            kwargs = {**marker.kwargs, "serialized_rollback": True}
+            item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
+
+
 _skipped: list[str] = []
 
 

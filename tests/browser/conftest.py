@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from tests import services
 
@@ -40,7 +41,17 @@ def browser():
     # Playwright's sync API keeps an event loop running in this thread; the
     # ORM calls that fixtures make around it are still plain synchronous code.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    serialized = {
+        alias: getattr(connections[alias], "_test_serialized_contents", None)
+        for alias in connections
+    }
     with sync_playwright() as playwright:
+        # Django's connections are per context, and Playwright's sync API
+        # switches to another: hand the new connections the snapshot that
+        # transactional tests restore the reference data from.
+        for alias, contents in serialized.items():
+            if contents is not None:
+                connections[alias]._test_serialized_contents = contents
         chromium = playwright.chromium.launch(
             executable_path=services.CHROMIUM_PATH, args=CHROMIUM_ARGS
         )
