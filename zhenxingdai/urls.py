@@ -12,4 +12,9 @@ urlpatterns = [
     path("registry/borrowers/", include("beneficiaries.borrower_urls")),
     path("registry/transfer/", include("beneficiaries.transfer_urls")),
     path("registry/enterprises/", include("beneficiaries.enterprise_urls")),
+    path("registry/industries/", include("beneficiaries.industry_urls")),
+    path("programmes/", include("loans.programme_urls")),
+    path("applications/", include("loans.application_urls")),
+    path("notices/", include("loans.notice_urls")),
+    path("loans/", include("loans.loan_urls")),
 ]
