@@ -161,6 +161,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "beneficiaries.refresh_categories",
         "schedule": crontab(hour=1, minute=10),
     },
+    "release-due-notices": {
+        "task": "loans.release_due_notices",
+        "schedule": crontab(hour=0, minute=30),
+    },
+    "record-loan-statuses": {
+        "task": "loans.record_loan_statuses",
+        "schedule": crontab(hour=1, minute=0),
+    },
 }
 
 REST_FRAMEWORK = {
