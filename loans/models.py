@@ -654,3 +654,44 @@ class LoanStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.loan}: {self.from_status} → {self.to_status}"
+
+
+class ApiKey(models.Model):
+    """A co-op service account's API key. Only a hash of the key is stored;
+    the key itself is shown once, when it is issued."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("service account"),
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+    )
+    coop = models.ForeignKey(
+        CreditCoop, verbose_name=_("credit co-op"), on_delete=models.PROTECT, related_name="+"
+    )
+    prefix = models.CharField(_("key prefix"), max_length=12, unique=True)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("issued"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("issued by"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="+",
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    history = traced_history()
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
