@@ -161,7 +161,12 @@ def household_update(*, actor, household: Household, reason: str | None = None, 
     _apply(household, changes)
     group = household.village_group
     _check_township(actor, group.parent.parent_id if group.parent_id else None, "village_group")
-    return _save(household, actor=actor, reason=reason)
+    _save(household, actor=actor, reason=reason)
+    # Borrowers carry their household's township for scoping: move them along.
+    Borrower.objects.filter(household=household).exclude(township=household.township).update(
+        township=household.township
+    )
+    return household
 
 
 def _refresh_category(borrower: Borrower, today: datetime.date) -> None:

@@ -25,7 +25,7 @@ OLDEST_AGE = 120
 
 def normalize_resident_id(value: str) -> str:
     """Strip spaces and dashes and upper-case the check character ``x``."""
-    return ric.compact(value or "").upper()
+    return ric.compact(re.sub(r"[\s-]", "", value or "")).upper()
 
 
 def validate_resident_id(value: str) -> None:

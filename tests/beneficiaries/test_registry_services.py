@@ -326,3 +326,17 @@ def test_the_daily_task_refreshes_categories(cast, place):
     assert refresh_categories.delay().get() == 1
     borrower.refresh_from_db()
     assert borrower.category == Borrower.Category.INDUSTRY_LEADER
+
+
+def test_moving_a_household_moves_its_borrowers_township(cast, place):
+    from beneficiaries.services import household_update
+
+    household = new_household(cast.county, place[cast.township_a.pk])
+    first = new_borrower(cast.county, household, sequence=2)
+    second = new_borrower(cast.county, household, sequence=3, phone="13900001111")
+    household_update(
+        actor=cast.county, household=household, village_group=place[cast.township_b.pk]
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.township == second.township == cast.township_b

@@ -129,3 +129,10 @@ def test_a_card_failing_luhn_is_a_warning_not_an_error():
     assert bank_card_warning("6217001234567893") is None  # Luhn-valid
     assert bank_card_warning("") is None
     assert bank_card_warning("墨江信用社存折") is None  # not a card number at all
+
+
+def test_spaces_and_dashes_are_ignored():
+    number = resident_id("53082219850612001")
+    spaced = f"{number[:6]} {number[6:14]}-{number[14:]}"
+    validate_resident_id(spaced)
+    assert normalize_resident_id(spaced) == number
