@@ -36,7 +36,8 @@ ACTIONS: tuple[Action, ...] = (
             "Register households and borrowers, their positions, industries and driven "
             "households; import and export workbooks."
         ),
-        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.AUDITOR}),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
+        url_name="borrowers:list",
     ),
     Action(
         title=_("Enterprises and co-operatives"),
