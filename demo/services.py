@@ -1,7 +1,9 @@
-"""The Mojiang demo: divisions and one login per role.
+"""The Mojiang demo: divisions, one login per role, and the registry of
+borrowers and the households they lead (demo/generator.py).
 
-Everything here goes through the domain services and is safe to run again:
-a second run finds what the first made and changes nothing.
+Everything here goes through the domain services (the driven households in
+bulk, validated the same way) and is safe to run again: a second run finds
+what the first made and changes nothing.
 """
 
 from dataclasses import dataclass
@@ -13,6 +15,8 @@ from accounts.roles import Role
 from accounts.services import user_create
 from beneficiaries.models import Division
 from beneficiaries.services import divisions_load_county
+
+from .generator import demo_registry_seed
 
 MOJIANG = "530822"
 DEMO_PASSWORD = "zhenxingdai-demo"
@@ -63,4 +67,8 @@ def demo_users_create() -> list[tuple[DemoLogin, bool]]:
 def demo_seed() -> dict:
     divisions = divisions_load_county(county_code=MOJIANG)
     logins = demo_users_create()
-    return {"divisions": divisions, "logins": logins}
+    county_officer = next(login for login in DEMO_LOGINS if login.role == Role.COUNTY)
+    registry = demo_registry_seed(
+        actor=get_user_model().objects.get(username=county_officer.username)
+    )
+    return {"divisions": divisions, "logins": logins, "registry": registry}

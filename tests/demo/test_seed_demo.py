@@ -5,7 +5,15 @@ from django.urls import reverse
 
 from accounts.roles import role_of
 from beneficiaries.models import Division
+from demo.generator import SeedResult
 from demo.services import DEMO_LOGINS, DEMO_PASSWORD
+
+
+@pytest.fixture(autouse=True)
+def without_the_registry(monkeypatch):
+    """These tests are about logins and divisions; the registry's 10,000-odd
+    rows are seeded and checked once in test_demo_figures.py."""
+    monkeypatch.setattr("demo.services.demo_registry_seed", lambda **kwargs: SeedResult())
 
 
 def test_every_printed_demo_login_reaches_its_roles_home_page(client, db, capsys):

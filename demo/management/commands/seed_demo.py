@@ -2,6 +2,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from beneficiaries.models import Division
+from demo.data import REFERENCE_DATE
+from demo.generator import demo_registry_figures
 from demo.services import DEMO_PASSWORD, demo_seed
 
 
@@ -27,6 +29,7 @@ class Command(BaseCommand):
             f"{Division.objects.townships().filter(parent=divisions.county).count()} townships "
             f"({divisions.created} created, {divisions.updated} updated)."
         )
+        self._write_registry(result["registry"])
         self.stdout.write("")
         self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         for login, created in result["logins"]:
@@ -35,3 +38,33 @@ class Command(BaseCommand):
             )
             note = "" if created else " (already there)"
             self.stdout.write(f"  {login.username:<10} {login.role.label} {township}{note}")
+
+    def _write_registry(self, registry) -> None:
+        figures = demo_registry_figures()
+        households = figures["borrower households"]
+        cadre = figures["village committee households"] + figures["village group cadre households"]
+        share = 100 * cadre / households if households else 0
+        lines = [
+            f"Registry (as of {REFERENCE_DATE.isoformat()}):",
+            f"  {figures['villages']:,} villages and communities, "
+            f"{figures['village groups']:,} village groups",
+            f"  {households} borrower households, {figures['borrowers']} borrowers: "
+            f"{cadre} cadre households ({share:.1f} %: "
+            f"{figures['village committee households']} village committee, "
+            f"{figures['village group cadre households']} village group), "
+            f"{figures['other households']} industry leaders or reserve cadres",
+            f"  {figures['husbandry households']} in animal husbandry, "
+            f"{figures['planting households']} in planting",
+            f"  {figures['enterprises']} enterprises and co-operatives, "
+            f"{figures['driven households']:,} driven households",
+            f"  largest total the quotas allow: {figures['maximum quota']:,.0f} yuan",
+        ]
+        created = registry.created
+        if any(created.values()):
+            made = ", ".join(f"{count:,} {kind}" for kind, count in created.items() if count)
+            lines.append(f"  created this run: {made}")
+        else:
+            lines.append("  (already there: nothing created)")
+        self.stdout.write("")
+        for line in lines:
+            self.stdout.write(line)
