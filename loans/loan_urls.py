@@ -1,3 +1,11 @@
+from django.urls import path
+
+from . import loan_views as views
+
 app_name = "loans"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.loan_list, name="list"),
+    path("new/", views.loan_new, name="create"),
+    path("<int:pk>/", views.loan_detail, name="detail"),
+]

@@ -490,7 +490,7 @@ class Loan(models.Model):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", _("Performing")
         OVERDUE = "overdue", _("Overdue")
         REPAID = "repaid", _("Repaid")
         WRITTEN_OFF = "written_off", _("Written off")
