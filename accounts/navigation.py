@@ -70,6 +70,7 @@ ACTIONS: tuple[Action, ...] = (
             "balances and overdue loans."
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
+        url_name="loans:list",
     ),
     Action(
         title=_("Co-op API"),
