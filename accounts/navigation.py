@@ -51,9 +51,17 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         title=_("Programmes"),
         description=_(
-            "Configure each programme's quotas, terms, rate ceiling, budget and subsidy rule."
+            "Configure each programme's quotas, terms, rate ceiling, budget and subsidy rule; "
+            "the loan prime rate table."
         ),
-        roles=frozenset({Role.COUNTY, Role.AUDITOR}),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
+        url_name="programmes:list",
+    ),
+    Action(
+        title=_("Industries"),
+        description=_("The industry categories: sectors and the kinds under them."),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
+        url_name="industries:list",
     ),
     Action(
         title=_("Applications"),

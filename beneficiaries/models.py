@@ -151,6 +151,8 @@ class Industry(models.Model):
     )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
+    history = traced_history()
+
     class Meta:
         verbose_name = _("industry")
         verbose_name_plural = _("industries")
