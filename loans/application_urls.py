@@ -1,3 +1,12 @@
+from django.urls import path
+
+from . import application_views as views
+
 app_name = "applications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.application_list, name="list"),
+    path("new/", views.application_create, name="create"),
+    path("<int:pk>/", views.application_detail, name="detail"),
+    path("<int:pk>/transition/", views.application_step, name="transition"),
+]

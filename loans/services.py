@@ -376,15 +376,20 @@ def objection_resolve(*, actor, objection: Objection, upheld: bool, resolution: 
 
 
 @transaction.atomic
-def notices_release_due(*, actor, today: datetime.date) -> int:
-    """Release every application whose notice period is over and that has no
-    open objection; close notices with nothing left in notice. Safe to run
-    twice: released applications are not in notice any more."""
+def notices_release_due(*, actor, today: datetime.date, notice: PublicNotice | None = None) -> int:
+    """Release every application (of ``notice``, or of every notice) whose
+    notice period is over and that has no open objection; close notices with
+    nothing left in notice. Safe to run twice: released applications are
+    not in notice any more."""
     entries = (
         NoticeEntry.objects.select_related("application", "notice")
         .filter(notice__ends_on__lt=today, application__state=State.IN_NOTICE)
         .exclude(objections__resolved_at__isnull=True, objections__isnull=False)
     )
+    notices = PublicNotice.objects.filter(closed_at__isnull=True, ends_on__lt=today)
+    if notice is not None:
+        entries = entries.filter(notice=notice)
+        notices = notices.filter(pk=notice.pk)
     released = 0
     for entry in entries:
         application_transition(
@@ -394,10 +399,10 @@ def notices_release_due(*, actor, today: datetime.date) -> int:
             comment=_("Notice period ended without objection."),
         )
         released += 1
-    for notice in PublicNotice.objects.filter(closed_at__isnull=True, ends_on__lt=today):
-        if not notice.entries.filter(application__state=State.IN_NOTICE).exists():
-            notice.closed_at = timezone.now()
-            _save(notice, actor=actor)
+    for finished in notices:
+        if not finished.entries.filter(application__state=State.IN_NOTICE).exists():
+            finished.closed_at = timezone.now()
+            _save(finished, actor=actor)
     return released
 
 
