@@ -69,7 +69,17 @@ ACTIONS: tuple[Action, ...] = (
             "Take applications from submission through village recommendation, township "
             "review, county approval and public notice to release to the co-op."
         ),
-        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.AUDITOR}),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
+        url_name="applications:list",
+    ),
+    Action(
+        title=_("Public notices"),
+        description=_(
+            "Approved applications posted in the villages for the notice period; objections; "
+            "release to the co-op."
+        ),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
+        url_name="notices:list",
     ),
     Action(
         title=_("Loans and ledgers"),
