@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path, reverse
+from django.urls import reverse
 
 from loans import loan_views
 from loans.loan_views import rate_percent, term_in_months
@@ -24,7 +23,6 @@ from tests.loans.test_loan_selectors import (
     worked_loan,
 )
 from tests.loans.test_loan_selectors import reverse as reverse_entry
-from zhenxingdai import urls as project_urls
 
 D = datetime.date
 TODAY = D(2025, 3, 1)
@@ -360,39 +358,10 @@ def test_the_borrower_is_linked_for_roles_that_see_the_registry(client, cast, lo
     assert loan.application.borrower.name in html
 
 
-class WithApplicationPages:
-    """The project's URLs with a stand-in application detail page."""
-
-    urlpatterns = [
-        *(p for p in project_urls.urlpatterns if getattr(p, "namespace", None) != "applications"),
-        path(
-            "applications/",
-            include(
-                (
-                    [path("<int:pk>/", lambda r, pk: HttpResponse(), name="detail")],
-                    "applications",
-                )
-            ),
-        ),
-    ]
-
-
-class WithoutApplicationPages:
-    urlpatterns = [
-        *(p for p in project_urls.urlpatterns if getattr(p, "namespace", None) != "applications"),
-        path("applications/", include(([], "applications"))),
-    ]
-
-
-def test_the_application_is_linked_once_its_page_exists(client, cast, loans, settings):
+def test_the_loan_links_to_its_application(client, cast, loans):
     loan = loans[0]
-    settings.ROOT_URLCONF = WithApplicationPages
     html = as_user(client, cast.county).get(f"/loans/{loan.pk}/").content.decode()
     assert f'href="/applications/{loan.application_id}/" data-testid="application-link"' in html
-    settings.ROOT_URLCONF = WithoutApplicationPages
-    html = client.get(f"/loans/{loan.pk}/").content.decode()
-    assert 'data-testid="application-link"' not in html
-    assert f"第 {loan.application_id} 号申请" in html
 
 
 # --- The contract form ---------------------------------------------------------------
