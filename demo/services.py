@@ -1,22 +1,26 @@
-"""The Mojiang demo: divisions, one login per role, and the registry of
-borrowers and the households they lead (demo/generator.py).
+"""The Mojiang demo: divisions, one login per role, the registry of
+borrowers and the households they lead (demo/generator.py), and their
+applications, loans and ledgers (demo/loans.py).
 
 Everything here goes through the domain services (the driven households in
 bulk, validated the same way) and is safe to run again: a second run finds
 what the first made and changes nothing.
 """
 
+import datetime
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.roles import Role
+from accounts.roles import Role, township_of
 from accounts.services import user_create
 from beneficiaries.models import Division
 from beneficiaries.services import divisions_load_county
 
-from .generator import demo_registry_seed
+from .generator import demo_plan, demo_registry_seed
+from .loans import demo_loans_seed
 
 MOJIANG = "530822"
 DEMO_PASSWORD = "zhenxingdai-demo"
@@ -64,11 +68,37 @@ def demo_users_create() -> list[tuple[DemoLogin, bool]]:
     return results
 
 
-def demo_seed() -> dict:
+def demo_seed(*, today: datetime.date | None = None) -> dict:
+    """Load the whole demo, its loans' story cut off at ``today`` (by default
+    the current date): a later run adds what has fallen due since."""
+    today = today or timezone.localdate()
     divisions = divisions_load_county(county_code=MOJIANG)
     logins = demo_users_create()
-    county_officer = next(login for login in DEMO_LOGINS if login.role == Role.COUNTY)
-    registry = demo_registry_seed(
-        actor=get_user_model().objects.get(username=county_officer.username)
+    users = {
+        user.username: user
+        for user in get_user_model().objects.filter(
+            username__in=[login.username for login in DEMO_LOGINS]
+        )
+    }
+    by_role = {login.role: users[login.username] for login in DEMO_LOGINS}
+    plan = demo_plan()
+    registry = demo_registry_seed(actor=by_role[Role.COUNTY], plan=plan)
+    officers = {
+        township_of(users[login.username]).code: users[login.username]
+        for login in DEMO_LOGINS
+        if login.role == Role.TOWNSHIP
+    }
+    loans = demo_loans_seed(
+        county=by_role[Role.COUNTY],
+        coop_user=by_role[Role.COOP],
+        township_officers=officers,
+        today=today,
+        registry=plan,
     )
-    return {"divisions": divisions, "logins": logins, "registry": registry}
+    return {
+        "divisions": divisions,
+        "logins": logins,
+        "registry": registry,
+        "loans": loans,
+        "today": today,
+    }

@@ -1,10 +1,14 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from beneficiaries.models import Division
 from demo.data import REFERENCE_DATE
 from demo.generator import demo_registry_figures
+from demo.loans import demo_loans_figures
 from demo.services import DEMO_PASSWORD, demo_seed
+from loans.loan_selectors import status_label
+from loans.models import Application, Loan
 
 
 class Command(BaseCommand):
@@ -22,7 +26,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "Refusing to create demo logins in production; pass --allow-production."
             )
-        result = demo_seed()
+        result = demo_seed(today=timezone.localdate())
         divisions = result["divisions"]
         self.stdout.write(
             f"Divisions: {divisions.county.name} with "
@@ -30,6 +34,7 @@ class Command(BaseCommand):
             f"({divisions.created} created, {divisions.updated} updated)."
         )
         self._write_registry(result["registry"])
+        self._write_loans(result["loans"], result["today"])
         self.stdout.write("")
         self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         for login, created in result["logins"]:
@@ -60,6 +65,44 @@ class Command(BaseCommand):
             f"  largest total the quotas allow: {figures['maximum quota']:,.0f} yuan",
         ]
         created = registry.created
+        if any(created.values()):
+            made = ", ".join(f"{count:,} {kind}" for kind, count in created.items() if count)
+            lines.append(f"  created this run: {made}")
+        else:
+            lines.append("  (already there: nothing created)")
+        self.stdout.write("")
+        for line in lines:
+            self.stdout.write(line)
+
+    def _write_loans(self, seeded, today) -> None:
+        figures = demo_loans_figures()
+        states = figures["applications by year and state"]
+        lines = [f"Applications and loans (as of {today.isoformat()}):"]
+        for year in sorted({year for year, _state in states}):
+            counts = ", ".join(
+                f"{states[year, state]} {Application.State(state).label}"
+                for state in Application.State.values
+                if states[year, state]
+            )
+            lines.append(f"  applications {year}: {counts}")
+        by_status = figures["loans by status"]
+        lines += [
+            f"  {figures['loans']} loans to {figures['households']} households, "
+            f"{figures['principal']:,.2f} yuan lent, "
+            f"{figures['principal repaid']:,.2f} repaid",
+            "  loans by status: "
+            + ", ".join(
+                f"{by_status[status]} {status_label(status)}" for status in Loan.Status.values
+            ),
+            f"  {figures['early repaid loans']} repaid before maturity, "
+            f"{by_status[Loan.Status.OVERDUE]} overdue",
+            f"  {figures['interest postings']:,} interest postings, "
+            f"{figures['interest posted']:,.2f} yuan of interest; "
+            f"{figures['late postings']} paid late; "
+            f"{figures['principal repayments']} principal repayments",
+            f"  {figures['notices']} public notices, {figures['objections']} objections",
+        ]
+        created = seeded.created
         if any(created.values()):
             made = ", ".join(f"{count:,} {kind}" for kind, count in created.items() if count)
             lines.append(f"  created this run: {made}")
