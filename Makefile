@@ -24,8 +24,10 @@ demo: system-packages $(VENV)/.runtime-installed $(MO)
 	@echo "Zhenxingdai demo: http://127.0.0.1:8000/  (Ctrl-C stops it)"
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# Two processes, one per core; a file's tests stay together so that a
+# module's seeded fixtures are built once.
 test: test-system-packages $(VENV)/.dev-installed $(MO) lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
