@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "import_export",
     "simple_history",
@@ -171,14 +172,42 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# The co-op API (loans/api/): API keys only (no session, so no CSRF), JSON
+# only, every error in one envelope, a request budget per key.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["loans.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["loans.api.permissions.CoopApiPermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["loans.api.permissions.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": "1000/minute"},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "loans.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Zhenxingdai co-op API",
     "VERSION": "1",
+    "DESCRIPTION": (
+        "The credit co-op's API: read released applications, post contracts, interest and "
+        "principal repayments, read loans back. Send `Authorization: Token <key>` (issued by "
+        "the county programme office). Every record carries the co-op's own `txn_id`: "
+        "posting it again with the same content changes nothing, with different content it "
+        "is refused (409). Amounts are decimal strings with 2 places, rates with 6, dates "
+        '`YYYY-MM-DD`. Every error answers `{"errors": [{"index", "field", '
+        '"code", "message"}]}` (`index` only for rows of a posted list).'
+    ),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Swagger UI's files come from the drf-spectacular-sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LoanStatusEnum": "loans.models.Loan.Status",
+        "PostingOutcomeEnum": ["created", "already_exists"],
+    },
 }
 
 LOGGING = {

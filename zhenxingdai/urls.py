@@ -17,4 +17,6 @@ urlpatterns = [
     path("applications/", include("loans.application_urls")),
     path("notices/", include("loans.notice_urls")),
     path("loans/", include("loans.loan_urls")),
+    path("api/v1/", include("loans.api.urls")),
+    path("coop-keys/", include("loans.key_urls")),
 ]
