@@ -97,6 +97,13 @@ ACTIONS: tuple[Action, ...] = (
             "a service key."
         ),
         roles=frozenset({Role.COOP, Role.COUNTY}),
+        url_name="api:docs",
+    ),
+    Action(
+        title=_("API keys"),
+        description=_("Issue and revoke the co-op service accounts' API keys."),
+        roles=frozenset({Role.COUNTY}),
+        url_name="coop_keys:list",
     ),
     Action(
         title=_("Yearly subsidy runs"),
