@@ -11,8 +11,14 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.history import traced_history
-from accounts.roles import township_q
-from beneficiaries.models import Borrower, Division, Enterprise, Household, Industry
+from beneficiaries.models import (
+    Borrower,
+    Division,
+    Enterprise,
+    Household,
+    Industry,
+    ScopedQuerySet,
+)
 
 
 class CreditCoop(models.Model):
@@ -210,11 +216,6 @@ class ProgrammeQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()}: {self.amount}"
-
-
-class ScopedQuerySet(models.QuerySet):
-    def for_user(self, user):
-        return self.filter(township_q(user, "township_id"))
 
 
 class Application(models.Model):
