@@ -748,7 +748,7 @@ class _Seeder:
                     today=step.on,
                 )
             self.applications[key] = application
-            self.result.created["application steps"] += 1
+            self.result.created["review and approval steps"] += 1
         return application
 
     def applications_seed(self) -> None:
