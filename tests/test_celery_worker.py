@@ -8,7 +8,8 @@ from zhenxingdai.celery import ping
 def test_a_real_worker_on_redis_runs_a_task_and_returns_its_result(celery_worker):
     result = ping.apply_async(queue=celery_worker.queue)
     assert result.get(timeout=30) == "pong"
-    assert f"Task zhenxingdai.ping[{result.id}] succeeded" in celery_worker.log()
+    line = f"Task zhenxingdai.ping[{result.id}] succeeded"
+    assert line in celery_worker.wait_for_log(line)
 
 
 @pytest.mark.redis

@@ -33,6 +33,16 @@ class WorkerProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout: float = 10.0) -> str:
+        """The log once it holds ``text``: the worker stores a result before it
+        logs the task's success, so the line can lag behind the result."""
+        deadline = time.monotonic() + timeout
+        log = self.log()
+        while text not in log and time.monotonic() < deadline:
+            time.sleep(0.1)
+            log = self.log()
+        return log
+
     def kill(self) -> None:
         """Kill the worker as a crash would: no warm shutdown, no acks sent."""
         self.process.send_signal(signal.SIGKILL)
