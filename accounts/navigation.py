@@ -111,7 +111,8 @@ ACTIONS: tuple[Action, ...] = (
             "Compute each year's interest subsidy, reconcile it with the co-op's figures, "
             "submit it and approve it (four eyes)."
         ),
-        roles=frozenset({Role.COUNTY, Role.FINANCE, Role.AUDITOR}),
+        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
+        url_name="subsidies:runs",
     ),
     Action(
         title=_("Payouts"),

@@ -44,8 +44,15 @@ _LOANS_VIEW = _perms(
     ),
 )
 
+_SUBSIDIES_VIEW = _perms(
+    "subsidies", ("view",), ("subsidyrun", "subsidyline", "paymentbatch", "subsidyadjustment")
+)
+
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.COUNTY: {
+        *_SUBSIDIES_VIEW,
+        "subsidies.compute_subsidyrun",
+        "subsidies.submit_subsidyrun",
         *_LOANS_VIEW,
         *_perms("loans", ("add", "change"), ("programme", "programmequota", "lprrate")),
         "loans.add_application",
@@ -64,6 +71,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     Role.TOWNSHIP: {
         *_LOANS_VIEW,
+        *_SUBSIDIES_VIEW,
         "loans.add_application",
         "loans.review_application",
         "beneficiaries.view_division",
@@ -79,9 +87,13 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         *_LOANS_VIEW,
         "loans.add_loan",
         "loans.add_ledgerentry",
+        "subsidies.view_subsidyline",
     },
     Role.FINANCE: {
         *_LOANS_VIEW,
+        *_SUBSIDIES_VIEW,
+        "subsidies.approve_subsidyrun",
+        "subsidies.pay_subsidyrun",
         "beneficiaries.view_division",
         "beneficiaries.view_industry",
         "beneficiaries.view_household",
@@ -89,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     Role.AUDITOR: {
         *_LOANS_VIEW,
+        *_SUBSIDIES_VIEW,
         "beneficiaries.view_division",
         "beneficiaries.view_industry",
         *_REGISTRY_VIEW,

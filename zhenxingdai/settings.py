@@ -170,6 +170,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loans.record_loan_statuses",
         "schedule": crontab(hour=1, minute=0),
     },
+    # The previous subsidy year's draft run of every active programme; the
+    # county's "compute" button does the same, so nothing depends on it.
+    "start-subsidy-runs": {
+        "task": "subsidies.start_due_runs",
+        "schedule": crontab(month_of_year=1, day_of_month=5, hour=2, minute=0),
+    },
+}
+# A message a worker took but never acknowledged (the worker died) goes back
+# to the queue after this many seconds; a subsidy part takes well under it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
 }
 
 # The co-op API (loans/api/): API keys only (no session, so no CSRF), JSON

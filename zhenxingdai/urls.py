@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from subsidies.api import SubsidyLines
+
 from .health import healthz
 
 urlpatterns = [
@@ -17,6 +19,9 @@ urlpatterns = [
     path("applications/", include("loans.application_urls")),
     path("notices/", include("loans.notice_urls")),
     path("loans/", include("loans.loan_urls")),
+    path("subsidies/", include("subsidies.urls")),
+    # Before the API's own routes: its catch-all answers unknown paths.
+    path("api/v1/subsidy-lines/", SubsidyLines.as_view(), name="api-subsidy-lines"),
     path("api/v1/", include("loans.api.urls")),
     path("coop-keys/", include("loans.key_urls")),
 ]

@@ -1,0 +1,787 @@
+"""Services of the yearly subsidy run: start and compute (in parts, one per
+township, as Celery tasks), submit, approve or send back, cancel; and the
+payout: payment batches and recorded payments.
+
+Every service takes the acting user, checks the permission, runs in one
+transaction and raises ``ValidationError`` or ``PermissionDenied`` leaving
+nothing changed. The computation reads the ledger as it stood at the run's
+``as_of`` moment, so a part run twice (a retried task, a worker killed
+mid-way) writes exactly the same lines.
+"""
+
+import datetime
+import logging
+from collections import defaultdict
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.money import ZERO
+from loans.models import LedgerEntry, Loan, LprRate, Programme
+
+from .calculation import CalculationError, LineWorking, LoanTerms, Posting, Rule, line_working
+from .models import (
+    PaymentBatch,
+    PaymentRecord,
+    SubsidyAdjustment,
+    SubsidyLine,
+    SubsidyRun,
+    SubsidyRunPart,
+    SubsidyRunTransition,
+)
+
+logger = logging.getLogger(__name__)
+State = SubsidyRun.State
+Payment = SubsidyLine.Payment
+
+
+def _require(actor, permission: str) -> None:
+    if not actor.has_perm(permission):
+        raise PermissionDenied
+
+
+def _move(run: SubsidyRun, to_state: str, *, actor, comment: str = "") -> None:
+    """Record the transition; the caller saves the run."""
+    if not run.may_become(to_state):
+        raise ValidationError(
+            _("A run that is %(state)s cannot become %(to)s.")
+            % {"state": run.get_state_display(), "to": SubsidyRun.State(to_state).label}
+        )
+    SubsidyRunTransition.objects.create(
+        run=run, from_state=run.state, to_state=to_state, actor=actor, comment=comment
+    )
+    run.state = to_state
+    run._history_user = actor
+
+
+def _locked(run: SubsidyRun) -> SubsidyRun:
+    return SubsidyRun.objects.select_for_update().get(pk=run.pk)
+
+
+# Starting and computing -----------------------------------------------------------
+
+
+def subsidy_run_start(
+    *, actor, programme: Programme, year: int, today: datetime.date
+) -> SubsidyRun:
+    """Start the run of ``programme`` for subsidy year ``year`` (or recompute
+    its draft) and launch the computation. The year must be over, and every
+    earlier year's run must be approved or cancelled: adjustments are carried
+    from frozen years only, so two open runs could otherwise both carry one."""
+    _require(actor, "subsidies.compute_subsidyrun")
+    return _start(actor=actor, programme=programme, year=year, today=today)
+
+
+def _start(*, actor, programme: Programme, year: int, today: datetime.date) -> SubsidyRun:
+    """``actor`` None: the scheduled start, in nobody's name."""
+    first, last = programme.subsidy_year_bounds(year)
+    if last >= today:
+        raise ValidationError(
+            {
+                "year": _(
+                    "Subsidy year %(year)s runs to %(last)s; it can be computed from the day after."
+                )
+                % {"year": year, "last": last}
+            }
+        )
+    if year < programme.year:
+        raise ValidationError(
+            {"year": _("The programme starts in %(year)s.") % {"year": programme.year}}
+        )
+    with transaction.atomic():
+        Programme.objects.select_for_update().get(pk=programme.pk)
+        open_earlier = (
+            SubsidyRun.objects.filter(programme=programme, year__lt=year)
+            .exclude(state__in=[*SubsidyRun.FROZEN_STATES, State.CANCELLED])
+            .order_by("year")
+            .first()
+        )
+        if open_earlier:
+            raise ValidationError(
+                {
+                    "year": _(
+                        "The run for %(year)s is not approved yet; approve or cancel it first."
+                    )
+                    % {"year": open_earlier.year}
+                }
+            )
+        run = (
+            SubsidyRun.objects.filter(programme=programme, year=year)
+            .exclude(state=State.CANCELLED)
+            .first()
+        )
+        if run is None:
+            run = SubsidyRun(programme=programme, year=year, created_by=actor)
+            run._history_user = actor
+            run.save()
+            SubsidyRunTransition.objects.create(
+                run=run, from_state="", to_state=State.DRAFT, actor=actor
+            )
+    return _compute(actor=actor, run=run)
+
+
+def subsidy_run_compute(*, actor, run: SubsidyRun) -> SubsidyRun:
+    """(Re)compute a draft, computed or failed run: a new computation
+    replaces every line. The parts are launched once the transaction commits."""
+    _require(actor, "subsidies.compute_subsidyrun")
+    return _compute(actor=actor, run=run)
+
+
+def _compute(*, actor, run: SubsidyRun) -> SubsidyRun:
+    with transaction.atomic():
+        run = _locked(run)
+        if run.state not in (State.DRAFT, State.COMPUTED, State.FAILED, State.COMPUTING):
+            raise ValidationError(
+                _("A run that is %(state)s cannot be recomputed.")
+                % {"state": run.get_state_display()}
+            )
+        townships = _townships(run)
+        _move(run, State.COMPUTING, actor=actor)
+        run.generation += 1
+        run.as_of = timezone.now()
+        run.parts_total = len(townships)
+        run.error = ""
+        run.computed_at = None
+        run.save()
+        SubsidyRunPart.objects.filter(run=run).delete()
+        generation = run.generation
+        transaction.on_commit(lambda: _launch(run.pk, generation, townships))
+    return run
+
+
+def _townships(run: SubsidyRun) -> list[int]:
+    _first, last = run.programme.subsidy_year_bounds(run.year)
+    return sorted(
+        Loan.objects.filter(programme=run.programme_id, disbursed_on__lte=last)
+        .order_by()
+        .values_list("township_id", flat=True)
+        .distinct()
+    )
+
+
+def _launch(run_id: int, generation: int, townships: list[int]) -> None:
+    from .tasks import launch_computation
+
+    launch_computation(run_id, generation, townships)
+
+
+def _current(run_id: int, generation: int, *, share: bool) -> SubsidyRun | None:
+    """The run if this computation is still the current one, locked: shared
+    by the parts (so they run side by side) and exclusive for the end."""
+    if share and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM subsidies_subsidyrun WHERE id = %s FOR SHARE", [run_id])
+        run = SubsidyRun.objects.filter(pk=run_id).first()
+    else:
+        run = SubsidyRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None or run.generation != generation or run.state != State.COMPUTING:
+        return None
+    return run
+
+
+def subsidy_run_compute_part(*, run_id: int, generation: int, township_id: int) -> int | None:
+    """Compute and store the lines of one township. Safe to run any number of
+    times: it replaces the township's lines in one transaction. Answers the
+    number of lines, or None if the computation is no longer current."""
+    run = SubsidyRun.objects.select_related("programme").filter(pk=run_id).first()
+    if run is None or run.generation != generation or run.state != State.COMPUTING:
+        return None
+    lines, adjustments = _compute_township(run, township_id)
+    with transaction.atomic():
+        if _current(run_id, generation, share=True) is None:
+            return None
+        SubsidyAdjustment.objects.filter(line__run=run, line__township_id=township_id).delete()
+        SubsidyLine.objects.filter(run=run, township_id=township_id)._raw_delete(connection.alias)
+        SubsidyRunPart.objects.filter(run=run, township_id=township_id).delete()
+        SubsidyLine.objects.bulk_create(lines, batch_size=2000)
+        by_loan = {line.loan_id: line for line in lines}
+        for adjustment in adjustments:
+            adjustment.line = by_loan[adjustment.line.loan_id]
+        SubsidyAdjustment.objects.bulk_create(adjustments, batch_size=2000)
+        SubsidyRunPart.objects.create(
+            run=run, township_id=township_id, generation=generation, line_count=len(lines)
+        )
+    return len(lines)
+
+
+def subsidy_run_finish(*, run_id: int, generation: int) -> SubsidyRun | None:
+    """Close a computation once its parts are in: totals, state computed."""
+    with transaction.atomic():
+        run = _current(run_id, generation, share=False)
+        if run is None:
+            return None
+        done = run.parts.filter(generation=generation).count()
+        if done != run.parts_total:
+            _fail(
+                run,
+                _("Only %(done)s of %(total)s townships were computed.")
+                % {"done": done, "total": run.parts_total},
+            )
+            return run
+        totals = run.lines.aggregate(
+            count=Count("pk"),
+            reported=Sum("reported_interest"),
+            eligible=Sum("eligible_interest"),
+            subsidy=Sum("subsidy"),
+            adjustment=Sum("adjustment"),
+            due=Sum("amount_due"),
+            flagged=Count(
+                "pk",
+                filter=Q(reconciliation_flag=True)
+                | Q(days_late__gt=0)
+                | Q(days_overdue__gt=0)
+                | Q(days_unreported__gt=0)
+                | Q(days_written_off__gt=0),
+            ),
+        )
+        run.line_count = totals["count"]
+        run.total_reported = totals["reported"] or ZERO
+        run.total_eligible = totals["eligible"] or ZERO
+        run.total_subsidy = totals["subsidy"] or ZERO
+        run.total_adjustment = totals["adjustment"] or ZERO
+        run.total_due = totals["due"] or ZERO
+        run.flagged_count = totals["flagged"]
+        run.computed_at = timezone.now()
+        _move(run, State.COMPUTED, actor=None)
+        run.save()
+    return run
+
+
+def subsidy_run_fail(*, run_id: int, generation: int, error: str) -> SubsidyRun | None:
+    with transaction.atomic():
+        run = _current(run_id, generation, share=False)
+        if run is None:
+            return None
+        _fail(run, error)
+    return run
+
+
+def _fail(run: SubsidyRun, error: str) -> None:
+    run.error = error
+    _move(run, State.FAILED, actor=None, comment=error)
+    run.save()
+
+
+# The computation of one township ---------------------------------------------------
+
+
+def _rule(programme: Programme) -> Rule:
+    return Rule(
+        basis=programme.day_count_basis,
+        ratio=programme.subsidy_ratio,
+        grace_days=programme.grace_days,
+        lose_year_if_overdue=programme.overdue_treatment == Programme.OverdueTreatment.LOSE_YEAR,
+    )
+
+
+class _CapRates:
+    """The subsidy-rate cap of each loan, from one read of the LPR table."""
+
+    def __init__(self, programme: Programme):
+        self.mode = programme.rate_cap_mode
+        self.fixed = programme.rate_cap
+        self.lpr = []
+        if self.mode == Programme.RateCapMode.LPR:
+            table = LprRate.objects.order_by("effective_on")
+            self.lpr = list(table.values_list("effective_on", "one_year_rate"))
+
+    def for_loan(self, disbursed_on: datetime.date, contract_no: str) -> Decimal | None:
+        if self.mode == Programme.RateCapMode.FIXED:
+            return self.fixed
+        if self.mode == Programme.RateCapMode.LPR:
+            in_force = [rate for day, rate in self.lpr if day <= disbursed_on]
+            if not in_force:
+                raise CalculationError(
+                    _(
+                        "Loan %(contract)s was disbursed on %(date)s, before any loan prime "
+                        "rate in the LPR table; add the rate in force on that day."
+                    )
+                    % {"contract": contract_no, "date": disbursed_on}
+                )
+            return in_force[-1]
+        return None
+
+
+def _ledger_as_of(loans, as_of):
+    """Interest postings and principal repayments of ``loans`` that were
+    posted by ``as_of`` and not reversed by then, grouped by loan; and the
+    ids of the loans with any entry posted after each moment asked later."""
+    reversed_by_then = LedgerEntry.objects.filter(reverses=OuterRef("pk"), posted_at__lte=as_of)
+    rows = (
+        LedgerEntry.objects.filter(
+            loan__in=loans,
+            kind__in=[LedgerEntry.Kind.INTEREST, LedgerEntry.Kind.PRINCIPAL],
+            posted_at__lte=as_of,
+        )
+        .filter(~Exists(reversed_by_then))
+        .values_list(
+            "loan_id",
+            "kind",
+            "txn_id",
+            "amount",
+            "period_start",
+            "period_end",
+            "due_on",
+            "paid_on",
+        )
+    )
+    postings = defaultdict(list)
+    repayments = defaultdict(list)
+    for loan_id, kind, txn_id, amount, start, end, due, paid in rows:
+        if kind == LedgerEntry.Kind.INTEREST:
+            postings[loan_id].append(Posting(txn_id, start, end, due, paid, amount))
+        else:
+            repayments[loan_id].append((paid, amount))
+    return postings, repayments
+
+
+def _compute_township(run: SubsidyRun, township_id: int):
+    """The lines (unsaved) of one township, and the adjustments carried from
+    the programme's frozen years. A fixed number of queries, whatever the
+    number of loans."""
+    programme = run.programme
+    first, last = programme.subsidy_year_bounds(run.year)
+    rule = _rule(programme)
+    caps = _CapRates(programme)
+    loans = list(
+        Loan.objects.filter(programme=programme, township_id=township_id, disbursed_on__lte=last)
+        .order_by("disbursed_on", "pk")
+        .values(
+            "pk",
+            "contract_no",
+            "principal",
+            "annual_rate",
+            "disbursed_on",
+            "maturity_on",
+            "written_off_on",
+            "application__quota",
+            "application__household_id",
+        )
+    )
+    loan_ids = [loan["pk"] for loan in loans]
+    loan_filter = Loan.objects.filter(programme=programme, township_id=township_id)
+    postings, repayments = _ledger_as_of(loan_filter, run.as_of)
+
+    terms = {}
+    quota_used = defaultdict(lambda: ZERO)  # by household, in disbursement order
+    for loan in loans:
+        quota = loan["application__quota"]
+        household = loan["application__household_id"]
+        if quota is not None and household is not None:
+            quota_left = max(quota - quota_used[household], ZERO)
+            quota_used[household] += loan["principal"]
+            quota = quota_left
+        terms[loan["pk"]] = LoanTerms(
+            principal=loan["principal"],
+            rate=loan["annual_rate"],
+            disbursed_on=loan["disbursed_on"],
+            maturity_on=loan["maturity_on"],
+            written_off_on=loan["written_off_on"],
+            quota=quota,
+            cap_rate=caps.for_loan(loan["disbursed_on"], loan["contract_no"]),
+        )
+
+    adjustments = _adjustments(run, township_id, terms, rule, postings, repayments)
+    lines = []
+    for loan_id in loan_ids:
+        loan_terms = terms[loan_id]
+        working = line_working(
+            terms=loan_terms,
+            rule=rule,
+            year_start=first,
+            year_end=last,
+            postings=postings.get(loan_id, ()),
+            repayments=repayments.get(loan_id, ()),
+        )
+        carried = adjustments.get(loan_id, [])
+        if not working.has_activity and not carried:
+            continue
+        adjustment = sum((a.difference for a in carried), ZERO)
+        line = _line(run, loan_id, township_id, loan_terms, working, programme, adjustment)
+        lines.append(line)
+        for item in carried:
+            item.line = line
+    return lines, [item for items in adjustments.values() for item in items]
+
+
+def _line(run, loan_id, township_id, terms: LoanTerms, working: LineWorking, programme, adjustment):
+    return SubsidyLine(
+        run=run,
+        loan_id=loan_id,
+        township_id=township_id,
+        generation=run.generation,
+        quota=terms.quota,
+        subsidised_rate=terms.subsidised_rate,
+        eligible_days=working.eligible_days,
+        days_outside_year=working.days_outside_year,
+        days_overdue=working.days_overdue,
+        days_late=working.days_late,
+        days_written_off=working.days_written_off,
+        days_unreported=working.days_unreported,
+        reported_interest=working.reported_interest,
+        expected_interest=working.expected_interest,
+        eligible_interest=working.eligible_interest,
+        interest_above_cap=working.interest_above_cap,
+        interest_above_quota=working.interest_above_quota,
+        subsidy=working.subsidy,
+        adjustment=adjustment,
+        amount_due=working.subsidy + adjustment,
+        reconciliation_flag=not working.reconciles(programme.reconciliation_tolerance),
+    )
+
+
+def _adjustments(run, township_id, terms, rule, postings, repayments):
+    """For each frozen earlier year of the programme, the loans of the
+    township whose ledger changed after that year's run read it: the year is
+    recomputed on the ledger as this run reads it, and any difference from
+    what was settled (the approved line plus adjustments already carried by
+    frozen runs) is carried into this run."""
+    frozen = list(
+        SubsidyRun.objects.filter(
+            programme=run.programme_id, year__lt=run.year, state__in=SubsidyRun.FROZEN_STATES
+        ).order_by("year")
+    )
+    if not frozen:
+        return {}
+    changed = defaultdict(set)  # frozen run id -> loan ids
+    late = (
+        LedgerEntry.objects.filter(
+            loan__programme=run.programme_id,
+            loan__township_id=township_id,
+            posted_at__lte=run.as_of,
+        )
+        .filter(posted_at__gt=min(r.as_of for r in frozen))
+        .values_list("loan_id", "posted_at")
+    )
+    for loan_id, posted_at in late:
+        for earlier in frozen:
+            if posted_at > earlier.as_of:
+                changed[earlier.pk].add(loan_id)
+    if not changed:
+        return {}
+    settled = defaultdict(lambda: ZERO)  # (frozen run id, loan id) -> subsidy settled
+    for run_id, loan_id, subsidy in SubsidyLine.objects.filter(
+        run__in=frozen, township_id=township_id
+    ).values_list("run_id", "loan_id", "subsidy"):
+        settled[run_id, loan_id] += subsidy
+    for run_id, loan_id, difference in SubsidyAdjustment.objects.filter(
+        for_run__in=frozen,
+        line__township_id=township_id,
+        line__run__state__in=SubsidyRun.FROZEN_STATES,
+    ).values_list("for_run_id", "line__loan_id", "difference"):
+        settled[run_id, loan_id] += difference
+
+    carried = defaultdict(list)
+    for earlier in frozen:
+        first, last = run.programme.subsidy_year_bounds(earlier.year)
+        for loan_id in sorted(changed.get(earlier.pk, ())):
+            if loan_id not in terms:
+                continue
+            recomputed = line_working(
+                terms=terms[loan_id],
+                rule=rule,
+                year_start=first,
+                year_end=last,
+                postings=postings.get(loan_id, ()),
+                repayments=repayments.get(loan_id, ()),
+            ).subsidy
+            before = settled[earlier.pk, loan_id]
+            if recomputed != before:
+                carried[loan_id].append(
+                    SubsidyAdjustment(
+                        line=SubsidyLine(loan_id=loan_id),
+                        for_run=earlier,
+                        settled=before,
+                        recomputed=recomputed,
+                        difference=recomputed - before,
+                    )
+                )
+    return carried
+
+
+def line_detail(line: SubsidyLine) -> LineWorking:
+    """The working of a stored line, day by day, recomputed from the ledger
+    as the run read it (the same inputs give the same figures)."""
+    run = line.run
+    programme = run.programme
+    first, last = programme.subsidy_year_bounds(run.year)
+    postings, repayments = _ledger_as_of(Loan.objects.filter(pk=line.loan_id), run.as_of)
+    loan = line.loan
+    terms = LoanTerms(
+        principal=loan.principal,
+        rate=loan.annual_rate,
+        disbursed_on=loan.disbursed_on,
+        maturity_on=loan.maturity_on,
+        written_off_on=loan.written_off_on,
+        quota=line.quota,
+        cap_rate=None if line.subsidised_rate == loan.annual_rate else line.subsidised_rate,
+    )
+    return line_working(
+        terms=terms,
+        rule=_rule(programme),
+        year_start=first,
+        year_end=last,
+        postings=postings.get(loan.pk, ()),
+        repayments=repayments.get(loan.pk, ()),
+        detail=True,
+    )
+
+
+# Submission and approval ------------------------------------------------------------
+
+
+def subsidy_run_submit(*, actor, run: SubsidyRun) -> SubsidyRun:
+    _require(actor, "subsidies.submit_subsidyrun")
+    with transaction.atomic():
+        run = _locked(run)
+        if run.state != State.COMPUTED:
+            raise ValidationError(_("Only a computed run can be submitted."))
+        _move(run, State.SUBMITTED, actor=actor)
+        run.submitted_by = actor
+        run.submitted_at = timezone.now()
+        run.returned_reason = ""
+        run.save()
+    return run
+
+
+def subsidy_run_approve(*, actor, run: SubsidyRun) -> SubsidyRun:
+    """Approve a submitted run (maker-checker: never by its submitter). The
+    run is frozen from here; lines with nothing to pay are marked so."""
+    _require(actor, "subsidies.approve_subsidyrun")
+    with transaction.atomic():
+        run = _locked(run)
+        if run.state != State.SUBMITTED:
+            raise ValidationError(_("Only a submitted run can be approved."))
+        if run.submitted_by_id == actor.pk:
+            raise PermissionDenied(_("You submitted this run; another person must approve it."))
+        _move(run, State.APPROVED, actor=actor)
+        run.approved_by = actor
+        run.approved_at = timezone.now()
+        run.save()
+        run.lines.filter(amount_due__lte=0).update(payment=Payment.NOTHING_DUE)
+        _close_if_paid(run, actor)
+    return run
+
+
+def subsidy_run_send_back(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
+    _require(actor, "subsidies.approve_subsidyrun")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the run is sent back.")})
+    with transaction.atomic():
+        run = _locked(run)
+        if run.state != State.SUBMITTED:
+            raise ValidationError(_("Only a submitted run can be sent back."))
+        _move(run, State.COMPUTED, actor=actor, comment=reason)
+        run.returned_reason = reason
+        run.submitted_by = None
+        run.submitted_at = None
+        run.save()
+    return run
+
+
+def subsidy_run_cancel(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
+    _require(actor, "subsidies.compute_subsidyrun")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why the run is cancelled.")})
+    with transaction.atomic():
+        run = _locked(run)
+        if run.is_frozen:
+            raise ValidationError(_("An approved run is frozen and cannot be cancelled."))
+        _move(run, State.CANCELLED, actor=actor, comment=reason)
+        run.save()
+    return run
+
+
+def subsidy_runs_start_due(*, today: datetime.date) -> list[SubsidyRun]:
+    """Start the run for the previous subsidy year of every active programme
+    that has none yet, in nobody's name (Celery beat calls this on 5 January;
+    the county's button does the same for one programme)."""
+    started = []
+    for programme in Programme.objects.filter(is_active=True, year__lt=today.year):
+        year = today.year - 1
+        if (
+            SubsidyRun.objects.filter(programme=programme, year=year)
+            .exclude(state=State.CANCELLED)
+            .exists()
+        ):
+            continue
+        try:
+            started.append(_start(actor=None, programme=programme, year=year, today=today))
+        except ValidationError as error:
+            logger.warning("Subsidy run %s %s not started: %s", programme, year, error.messages)
+    return started
+
+
+# Payout ----------------------------------------------------------------------------
+
+
+def _payee(loan: Loan) -> tuple[str, str, str]:
+    """(account holder, account number, bank) the subsidy is paid to."""
+    application = loan.application
+    owner = application.enterprise if application.enterprise_id else application.household
+    return owner.account_holder, owner.account_number, owner.bank_name
+
+
+def _close_if_paid(run: SubsidyRun, actor) -> None:
+    if (
+        run.state == State.APPROVED
+        and not run.lines.exclude(payment__in=[Payment.PAID, Payment.NOTHING_DUE]).exists()
+    ):
+        _move(run, State.PAID, actor=actor)
+        run.paid_at = timezone.now()
+        run.save()
+
+
+def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
+    """Put every line still to pay (never issued, or failed) with a bank
+    account into a new batch. Lines without an account stay pending."""
+    _require(actor, "subsidies.pay_subsidyrun")
+    with transaction.atomic():
+        run = _locked(run)
+        if run.state != State.APPROVED:
+            raise ValidationError(_("Only an approved run can be paid."))
+        payable = [
+            line
+            for line in run.lines.filter(
+                payment__in=[Payment.PENDING, Payment.FAILED], amount_due__gt=0
+            ).select_related("loan__application__household", "loan__application__enterprise")
+            if _payee(line.loan)[1]
+        ]
+        if not payable:
+            raise ValidationError(_("No line is waiting for payment (with a bank account)."))
+        number = (run.batches.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        batch = PaymentBatch(
+            run=run,
+            number=number,
+            created_by=actor,
+            line_count=len(payable),
+            total=sum((line.amount_due for line in payable), ZERO),
+        )
+        batch._history_user = actor
+        batch.save()
+        SubsidyLine.objects.filter(pk__in=[line.pk for line in payable]).update(
+            payment=Payment.ISSUED, batch=batch, payment_note=""
+        )
+        PaymentRecord.objects.bulk_create(
+            PaymentRecord(line=line, batch=batch, status=Payment.ISSUED, actor=actor)
+            for line in payable
+        )
+    return batch
+
+
+def payment_batch_rows(batch: PaymentBatch) -> list[dict]:
+    """The rows of the bank's batch-payment file."""
+    rows = []
+    lines = batch.lines.select_related(
+        "loan__application__household", "loan__application__enterprise"
+    ).order_by("township", "loan__contract_no")
+    for line in lines:
+        holder, account, bank = _payee(line.loan)
+        rows.append(
+            {
+                "account_holder": holder,
+                "account_number": account,
+                "bank": bank,
+                "amount": line.amount_due,
+                "reference": f"{batch.reference}-{line.pk}",
+                "contract_no": line.loan.contract_no,
+            }
+        )
+    return rows
+
+
+def _check_voucher(voucher_no: str, paid_on: datetime.date | None, today) -> dict:
+    errors = {}
+    if not (voucher_no or "").strip():
+        errors["voucher_no"] = _("Enter the payment voucher number.")
+    if paid_on is None:
+        errors["paid_on"] = _("Enter the date of payment.")
+    elif paid_on > today:
+        errors["paid_on"] = _("The payment date is in the future.")
+    return errors
+
+
+def payment_batch_record(
+    *, actor, batch: PaymentBatch, voucher_no: str, paid_on: datetime.date, today
+) -> int:
+    """Record the bank's payment of a batch: every line of it still issued
+    becomes paid. Answers the number of lines recorded."""
+    _require(actor, "subsidies.pay_subsidyrun")
+    errors = _check_voucher(voucher_no, paid_on, today)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        run = _locked(batch.run)
+        issued = list(batch.lines.filter(payment=Payment.ISSUED))
+        if not issued:
+            raise ValidationError(_("No line of this batch is waiting for its payment."))
+        batch.lines.filter(pk__in=[line.pk for line in issued]).update(
+            payment=Payment.PAID, voucher_no=voucher_no.strip(), paid_on=paid_on
+        )
+        PaymentRecord.objects.bulk_create(
+            PaymentRecord(
+                line=line,
+                batch=batch,
+                status=Payment.PAID,
+                voucher_no=voucher_no.strip(),
+                paid_on=paid_on,
+                actor=actor,
+            )
+            for line in issued
+        )
+        _close_if_paid(run, actor)
+    return len(issued)
+
+
+def payment_line_record(
+    *,
+    actor,
+    line: SubsidyLine,
+    paid: bool,
+    voucher_no: str = "",
+    paid_on: datetime.date | None = None,
+    note: str = "",
+    today,
+) -> SubsidyLine:
+    """Record one issued line as paid (voucher and date) or as failed (with
+    the bank's reason); a failed line goes into the next batch."""
+    _require(actor, "subsidies.pay_subsidyrun")
+    if paid:
+        errors = _check_voucher(voucher_no, paid_on, today)
+    else:
+        errors = {} if (note or "").strip() else {"note": _("Say why the payment failed.")}
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        run = _locked(line.run)
+        line = SubsidyLine.objects.select_for_update().get(pk=line.pk)
+        if line.payment != Payment.ISSUED:
+            raise ValidationError(
+                _("This line is %(status)s; only a line issued to the bank can be recorded.")
+                % {"status": line.get_payment_display()}
+            )
+        if paid:
+            line.payment = Payment.PAID
+            line.voucher_no = voucher_no.strip()
+            line.paid_on = paid_on
+        else:
+            line.payment = Payment.FAILED
+            line.payment_note = note.strip()
+        line.save(update_fields=["payment", "voucher_no", "paid_on", "payment_note"])
+        PaymentRecord.objects.create(
+            line=line,
+            batch=line.batch,
+            status=line.payment,
+            voucher_no=line.voucher_no,
+            paid_on=line.paid_on,
+            note=line.payment_note,
+            actor=actor,
+        )
+        _close_if_paid(run, actor)
+    return line

@@ -1,0 +1,59 @@
+"""The subsidy run's computation as Celery tasks: one task per township in a
+chord whose body closes the run. Each task takes ids and calls a service;
+the services make a task run twice, or retried after its worker died, write
+the same lines (subsidies.services)."""
+
+import logging
+
+from celery import chord, shared_task
+from django.utils import timezone
+
+from .calculation import CalculationError
+from .services import (
+    subsidy_run_compute_part,
+    subsidy_run_fail,
+    subsidy_run_finish,
+    subsidy_runs_start_due,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def launch_computation(run_id: int, generation: int, townships: list[int]) -> None:
+    if not townships:
+        finish_run.delay(None, run_id, generation)
+        return
+    header = [compute_part.si(run_id, generation, township) for township in townships]
+    body = finish_run.s(run_id, generation).on_error(computation_failed.s(run_id, generation))
+    chord(header)(body)
+
+
+@shared_task(name="subsidies.compute_part", acks_late=True, reject_on_worker_lost=True)
+def compute_part(run_id: int, generation: int, township_id: int) -> int | None:
+    try:
+        return subsidy_run_compute_part(
+            run_id=run_id, generation=generation, township_id=township_id
+        )
+    except CalculationError as error:
+        subsidy_run_fail(run_id=run_id, generation=generation, error=str(error))
+        return None
+
+
+@shared_task(name="subsidies.finish_run")
+def finish_run(_part_results, run_id: int, generation: int) -> str | None:
+    run = subsidy_run_finish(run_id=run_id, generation=generation)
+    return run.state if run else None
+
+
+@shared_task(name="subsidies.computation_failed")
+def computation_failed(request, exc, traceback, run_id: int, generation: int) -> None:
+    logger.error("Subsidy run %s computation %s failed: %r", run_id, generation, exc)
+    subsidy_run_fail(run_id=run_id, generation=generation, error=f"{type(exc).__name__}: {exc}")
+
+
+@shared_task(name="subsidies.start_due_runs")
+def start_due_runs() -> list[int]:
+    """On 5 January: a draft run for the previous subsidy year of every
+    active programme that has none."""
+    runs = subsidy_runs_start_due(today=timezone.localdate())
+    return [run.pk for run in runs]
