@@ -147,6 +147,13 @@ class CalculationError(Exception):
     """A loan the rule cannot be applied to, with the reason for the user."""
 
 
+def _share(amount: Decimal, days: int, of_days: int) -> Decimal:
+    """The part of ``amount`` for the first ``days`` of ``of_days``, to the fen."""
+    if days == of_days:
+        return amount
+    return round_fen(amount * days / of_days) if days else ZERO
+
+
 def _balance_on(principal: Decimal, repayments: Sequence[tuple[datetime.date, Decimal]], day):
     return principal - sum((amount for paid, amount in repayments if paid <= day), ZERO)
 
@@ -258,13 +265,15 @@ def line_working(
     days_outside_year = 0
     reported_total = expected_total = eligible_total = subsidised_total = paid_on_time = ZERO
     for posting in postings:
-        in_year = (min(posting.period_end, year_end) - max(posting.period_start, year_start)).days
-        in_year += 1
+        # The share of the amount for the year's days, rounded cumulatively
+        # so that the shares of a period across two years add up to it.
+        through = (min(posting.period_end, year_end) - posting.period_start).days + 1
+        before = max((year_start - posting.period_start).days, 0)
+        in_year = through - before
         days_outside_year += posting.days - in_year
-        if in_year == posting.days:
-            reported = posting.amount
-        else:
-            reported = round_fen(posting.amount * in_year / posting.days)
+        reported = _share(posting.amount, through, posting.days) - _share(
+            posting.amount, before, posting.days
+        )
         expected = round_fen(expected_bd[posting.txn_id] * rate / basis)
         timely = on_time[posting.txn_id]
         eligible = round_fen(eligible_bd[posting.txn_id] * capped / basis) if timely else ZERO

@@ -149,8 +149,13 @@ def _compute(*, actor, run: SubsidyRun) -> SubsidyRun:
         run.save()
         SubsidyRunPart.objects.filter(run=run).delete()
         generation = run.generation
-        transaction.on_commit(lambda: _launch(run.pk, generation, townships))
+        _after_commit(lambda: _launch(run.pk, generation, townships))
     return run
+
+
+def _after_commit(callback) -> None:
+    """The tasks may only see the run once it is committed."""
+    transaction.on_commit(callback)
 
 
 def _townships(run: SubsidyRun) -> list[int]:

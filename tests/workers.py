@@ -70,12 +70,19 @@ def test_database_url() -> str | None:
     return f"postgres://{credentials}{host}{port}/{params['NAME']}"
 
 
-def start_worker(*, startup_timeout: float = 60.0) -> WorkerProcess:
-    queue = f"test-{uuid.uuid4().hex[:10]}"
-    name = f"{queue}@localhost"
+def start_worker(
+    *, startup_timeout: float = 60.0, queue: str | None = None, settings: dict | None = None
+) -> WorkerProcess:
+    """A worker on ``queue`` (a new one by default), with extra settings
+    given as environment variables (``CELERY_VISIBILITY_TIMEOUT``...)."""
+    queue = queue or f"test-{uuid.uuid4().hex[:10]}"
+    name = f"{uuid.uuid4().hex[:6]}-{queue}@localhost"
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log_path = LOG_DIR / f"{queue}.log"
+    log_path = LOG_DIR / f"{name}.log"
     env = dict(os.environ)
+    # Tasks the worker sends itself (a chord's body) stay on its queue.
+    env["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    env.update(settings or {})
     database_url = test_database_url()
     if database_url:
         env["DATABASE_URL"] = database_url
