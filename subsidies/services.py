@@ -9,7 +9,9 @@ nothing changed. The computation reads the ledger as it stood at the run's
 mid-way) writes exactly the same lines.
 """
 
+import csv
 import datetime
+import io
 import logging
 from collections import defaultdict
 from decimal import Decimal
@@ -202,15 +204,53 @@ def subsidy_run_compute_part(*, run_id: int, generation: int, township_id: int) 
         SubsidyAdjustment.objects.filter(line__run=run, line__township_id=township_id).delete()
         SubsidyLine.objects.filter(run=run, township_id=township_id)._raw_delete(connection.alias)
         SubsidyRunPart.objects.filter(run=run, township_id=township_id).delete()
-        SubsidyLine.objects.bulk_create(lines, batch_size=2000)
-        by_loan = {line.loan_id: line for line in lines}
-        for adjustment in adjustments:
-            adjustment.line = by_loan[adjustment.line.loan_id]
-        SubsidyAdjustment.objects.bulk_create(adjustments, batch_size=2000)
+        _insert_lines(lines)
+        if adjustments:
+            line_ids = dict(
+                SubsidyLine.objects.filter(
+                    run=run,
+                    township_id=township_id,
+                    loan_id__in=[a.line.loan_id for a in adjustments],
+                ).values_list("loan_id", "pk")
+            )
+            for adjustment in adjustments:
+                adjustment.line_id = line_ids[adjustment.line.loan_id]
+            SubsidyAdjustment.objects.bulk_create(adjustments, batch_size=2000)
         SubsidyRunPart.objects.create(
             run=run, township_id=township_id, generation=generation, line_count=len(lines)
         )
     return len(lines)
+
+
+_COPY_NULL = r"\N"  # unlike an empty string, which a blank text field holds
+
+
+def _insert_lines(lines: list[SubsidyLine]) -> None:
+    """Write the lines: on PostgreSQL with COPY, several times faster than
+    INSERT for a township's thousands of rows; elsewhere in bulk."""
+    if connection.vendor != "postgresql":
+        SubsidyLine.objects.bulk_create(lines, batch_size=500)
+        return
+    fields = [field for field in SubsidyLine._meta.concrete_fields if not field.primary_key]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for line in lines:
+        row = []
+        for field in fields:
+            value = getattr(line, field.attname)
+            if value is None:
+                row.append(_COPY_NULL)
+            elif isinstance(value, bool):
+                row.append("t" if value else "f")
+            else:
+                row.append(str(value))
+        writer.writerow(row)
+    buffer.seek(0)
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    table = connection.ops.quote_name(SubsidyLine._meta.db_table)
+    with connection.cursor() as cursor:
+        copy = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{_COPY_NULL}')"
+        cursor.cursor.copy_expert(copy, buffer)
 
 
 def subsidy_run_finish(*, run_id: int, generation: int) -> SubsidyRun | None:

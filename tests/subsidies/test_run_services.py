@@ -73,6 +73,9 @@ def test_a_run_computes_each_loans_subsidy_from_its_postings(cast, programme, le
     assert line.subsidy == Decimal("2645.00")
     assert line.amount_due == Decimal("2645.00")
     assert not line.reconciliation_flag
+    # Written with COPY on PostgreSQL: blank text stays blank, NULL stays NULL.
+    assert (line.voucher_no, line.batch, line.paid_on, line.payment) == ("", None, None, "pending")
+    assert line.quota == Decimal("100000.00") and line.subsidised_rate == Decimal("0.034500")
     assert (run.line_count, run.total_subsidy, run.total_due) == (1, line.subsidy, line.subsidy)
     assert run.parts.get().township_id == loan.township_id
     steps = list(run.transitions.values_list("to_state", flat=True))
