@@ -357,3 +357,54 @@ def test_a_later_run_adds_only_what_fell_due_since(seeded, db):
     added = [after[txn][1] for txn in after.keys() - before.keys()]
     assert len(added) > 500
     assert all(TODAY < day <= later for day in added)
+
+
+def test_the_2025_subsidy_run_on_the_demo_is_computed_approved_and_read_by_the_co_op(
+    seeded, db, monkeypatch
+):
+    """Issue #6's demo path: the county computes 2025, the finance bureau (a
+    different user) approves it, the co-op reads the lines over the API."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.test import APIClient
+
+    from loans.api_keys import api_key_issue
+    from loans.models import CreditCoop
+    from subsidies.models import SubsidyRun
+    from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+
+    # The test's transaction never commits: launch the computation at once.
+    monkeypatch.setattr("subsidies.services._after_commit", lambda callback: callback())
+    users = get_user_model().objects
+    county, finance, coop_user = (
+        users.get(username=name) for name in ("county", "finance", "coop")
+    )
+    programme = Programme.objects.get(name="振兴贷", year=2025)
+    run = subsidy_run_start(actor=county, programme=programme, year=2025, today=TODAY)
+    run.refresh_from_db()
+    assert run.state == SubsidyRun.State.COMPUTED, run.error
+    first, last = programme.subsidy_year_bounds(2025)
+    lent_in_year = Loan.objects.filter(programme=programme, disbursed_on__lte=last)
+    assert run.line_count == lent_in_year.count() > 600
+    lines = list(run.lines.select_related("loan"))
+    assert all(line.subsidy <= line.reported_interest for line in lines)
+    assert sum(line.subsidy for line in lines) == run.total_subsidy > Decimal("1000000")
+    # The demo's late payers lose their late periods; differing figures are flagged.
+    assert sum(1 for line in lines if line.days_late) >= 3
+    assert sum(1 for line in lines if line.reconciliation_flag) >= 1
+
+    subsidy_run_submit(actor=county, run=run)
+    subsidy_run_approve(actor=finance, run=run)
+
+    _key_row, key = api_key_issue(
+        actor=county, user=coop_user, coop=CreditCoop.objects.get(code="mojiang-rcc")
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token " + key)
+    seen, url = [], "/api/v1/subsidy-lines/?year=2025&page_size=1000"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        seen.extend(response.json()["results"])
+        url = response.json()["next"]
+    assert len(seen) == run.line_count
+    assert sum(Decimal(row["subsidy"]) for row in seen) == run.total_subsidy
