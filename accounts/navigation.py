@@ -120,6 +120,7 @@ ACTIONS: tuple[Action, ...] = (
             "Download the payout list for the bank's batch payment and record the voucher."
         ),
         roles=frozenset({Role.FINANCE, Role.AUDITOR}),
+        url_name="subsidies:runs",
     ),
     Action(
         title=_("Reports"),

@@ -11,6 +11,7 @@ next run.
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from accounts.history import traced_history
@@ -296,7 +297,8 @@ class SubsidyLine(models.Model):
             models.UniqueConstraint(fields=["run", "loan"], name="subsidy_line_unique"),
             models.CheckConstraint(
                 name="subsidy_line_due_adds_up",
-                condition=Q(amount_due=F("subsidy") + F("adjustment")),
+                # Rounded: SQLite compares decimals as floating point.
+                condition=Q(amount_due=Round(F("subsidy") + F("adjustment"), 2)),
             ),
             models.CheckConstraint(name="subsidy_not_negative", condition=Q(subsidy__gte=0)),
         ]
@@ -345,7 +347,7 @@ class SubsidyAdjustment(models.Model):
             models.UniqueConstraint(fields=["line", "for_run"], name="subsidy_adjustment_unique"),
             models.CheckConstraint(
                 name="subsidy_adjustment_adds_up",
-                condition=Q(difference=F("recomputed") - F("settled")),
+                condition=Q(difference=Round(F("recomputed") - F("settled"), 2)),
             ),
         ]
 
