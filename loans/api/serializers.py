@@ -288,30 +288,6 @@ class ReversalSerializer(serializers.Serializer):
     status = serializers.ChoiceField(source="outcome", choices=["created", "already_exists"])
 
 
-# Subsidy lines ------------------------------------------------------------------
-
-
-class SubsidyLineQuerySerializer(serializers.Serializer):
-    year = serializers.IntegerField(required=False, min_value=2000, max_value=2100)
-    programme = serializers.IntegerField(required=False, min_value=1)
-
-
-class SubsidyLineSerializer(serializers.Serializer):
-    contract_no = serializers.CharField()
-    year = serializers.IntegerField()
-    reported_interest = serializers.DecimalField(max_digits=14, decimal_places=2)
-    eligible_interest = serializers.DecimalField(max_digits=14, decimal_places=2)
-    subsidy = serializers.DecimalField(max_digits=14, decimal_places=2)
-    status = serializers.CharField()
-    paid_on = serializers.DateField(allow_null=True)
-
-
-class SubsidyLinePageSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = SubsidyLineSerializer(many=True)
-
-
 # The quick path for batches --------------------------------------------------------
 
 _FAIL = object()

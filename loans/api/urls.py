@@ -14,7 +14,6 @@ urlpatterns = [
     path("interest-payments/", views.InterestPayments.as_view(), name="interest-payments"),
     path("repayments/", views.Repayments.as_view(), name="repayments"),
     path("reversals/", views.Reversals.as_view(), name="reversals"),
-    path("subsidy-lines/", views.SubsidyLines.as_view(), name="subsidy-lines"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     # Any other path (newlines included) answers a 404 in the error envelope.

@@ -36,8 +36,6 @@ from .serializers import (
     RepaymentSerializer,
     ReversalCreateSerializer,
     ReversalSerializer,
-    SubsidyLinePageSerializer,
-    SubsidyLineQuerySerializer,
 )
 
 _ERROR_DESCRIPTIONS = {
@@ -425,33 +423,6 @@ class Reversals(CoopApiView):
             ReversalSerializer(entry).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
-
-
-# Subsidy lines ------------------------------------------------------------------
-
-
-class SubsidyLines(CoopApiView):
-    """The lines of approved subsidy runs for the co-op's loans.
-
-    The yearly subsidy run is not built yet: until approved runs exist this
-    list is always empty. Nothing here is estimated or made up.
-    """
-
-    # The subsidy app will bring its own permission (view_subsidyline).
-    required_permission = "loans.view_loan"
-
-    @extend_schema(
-        description="The lines of approved subsidy runs for this co-op's loans: contract, "
-        "subsidy year, interest reported by the co-op, eligible interest, subsidy, status and "
-        "payment date. Lines appear here once the county has approved a subsidy run for the "
-        "year; until approved subsidy runs exist (the yearly subsidy run is not in service "
-        "yet) the list is empty.",
-        parameters=[SubsidyLineQuerySerializer],
-        responses={200: SubsidyLinePageSerializer, **_errors(400, 401, 403, 429)},
-    )
-    def get(self, request, *args, **kwargs):
-        _parsed(SubsidyLineQuerySerializer, request.query_params)
-        return Response({"next": None, "previous": None, "results": []})
 
 
 # Anything else under /api/v1/ --------------------------------------------------

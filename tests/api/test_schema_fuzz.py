@@ -7,6 +7,7 @@ database connection, and is held to a few dozen examples per operation to
 stay well under a minute. ``derandomize`` makes CI runs repeatable.
 """
 
+import datetime
 import json
 
 import pytest
@@ -24,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from loans.api.permissions import ApiKeyRateThrottle
+from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.api.conftest import client_with, quarter_rows, repayment_row
 from zhenxingdai.wsgi import application
 
@@ -79,7 +81,18 @@ def test_the_schema_says_subsidy_lines_wait_for_approved_runs(schema_document):
     operation = schema_document["paths"]["/api/v1/subsidy-lines/"]["get"]
     assert "approved subsidy run" in operation["description"]
     line = schema_document["components"]["schemas"]["SubsidyLine"]["properties"]
-    assert {"contract_no", "year", "reported_interest", "eligible_interest", "subsidy"} <= set(line)
+    assert {
+        "contract_no",
+        "year",
+        "programme",
+        "reported_interest",
+        "eligible_interest",
+        "subsidy",
+        "adjustment",
+        "amount_due",
+        "payment_status",
+        "paid_on",
+    } <= set(line)
 
 
 def test_subsidy_lines_are_an_empty_page_until_then(api):
@@ -117,11 +130,20 @@ rejection.expected_statuses = [*rejection.expected_statuses, "413"]
 
 
 @pytest.fixture
-def fuzz_ready(api, loan):
-    """A released application, its loan and some postings (so that reads
-    return full records); then the WSGI application is called directly."""
+def fuzz_ready(api, loan, cast, monkeypatch):
+    """A released application, its loan, some postings and an approved
+    subsidy run (so that reads return full records); then the WSGI
+    application is called directly."""
     api.post("/api/v1/interest-payments/", quarter_rows(2), format="json")
     api.post("/api/v1/repayments/", repayment_row(), format="json")
+    # The test's transaction never commits: compute the run at once.
+    monkeypatch.setattr("subsidies.services._after_commit", lambda callback: callback())
+    run = subsidy_run_start(
+        actor=cast.county, programme=loan.programme, year=2025, today=datetime.date(2026, 1, 5)
+    )
+    subsidy_run_submit(actor=cast.county, run=run)
+    subsidy_run_approve(actor=cast.finance, run=run)
+    assert api.get("/api/v1/subsidy-lines/").json()["results"]
     # Keep Django from closing the test's connection around each request, as
     # its own test client does (it reconnects the handlers after each of its
     # requests, so this comes after the last one): the test's data lives in
