@@ -721,11 +721,16 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
 
 
 def payment_batch_rows(batch: PaymentBatch) -> list[dict]:
-    """The rows of the bank's batch-payment file."""
+    """The rows of the bank's batch-payment file: every line issued in the
+    batch, including one that failed and went into a later batch, so the
+    file downloaded again is the file that was sent."""
     rows = []
-    lines = batch.lines.select_related(
-        "loan__application__household", "loan__application__enterprise"
-    ).order_by("township", "loan__contract_no")
+    issued = PaymentRecord.objects.filter(batch=batch, status=Payment.ISSUED)
+    lines = (
+        SubsidyLine.objects.filter(pk__in=issued.values("line_id"))
+        .select_related("loan__application__household", "loan__application__enterprise")
+        .order_by("township", "loan__contract_no")
+    )
     for line in lines:
         holder, account, bank = _payee(line.loan)
         rows.append(

@@ -33,6 +33,7 @@ from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRu
 from subsidies.services import (
     payment_batch_issue,
     payment_batch_record,
+    payment_batch_rows,
     payment_line_record,
     subsidy_run_approve,
     subsidy_run_start,
@@ -270,6 +271,12 @@ def test_a_failed_line_goes_into_the_next_batch(cast, run, loans):
         (Payment.ISSUED, 2, ""),
     ]
     assert line_of(run, first).payment == Payment.PAID
+    # The first batch's file, downloaded again, is still the file that was sent.
+    assert [row["contract_no"] for row in payment_batch_rows(batch)] == [
+        "MJ-2025-0001",
+        "MJ-2025-0002",
+    ]
+    assert [row["contract_no"] for row in payment_batch_rows(again)] == ["MJ-2025-0002"]
 
 
 # The bank files ------------------------------------------------------------------
