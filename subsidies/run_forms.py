@@ -3,34 +3,17 @@ list and of a run's lines, and the reason for sending back or cancelling.
 
 They parse what was typed; the services decide everything else (the year
 is over, earlier runs are approved, a reason is given) and
-``add_service_error`` puts what they refuse on the form, next to the field
+``loans.application_forms.add_service_error`` puts what they refuse on the form, next to the field
 it concerns. Forms never save.
 """
 
 from django import forms
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from loans.application_forms import ProgrammeChoiceField
 from loans.models import Programme
 
 from .models import SubsidyRun
-
-
-def add_service_error(form: forms.Form, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: each message on its field
-    when the form has one, the others at the top of the form."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, messages in error.message_dict.items():
-        form.add_error(field if field in form.fields else NON_FIELD_ERRORS, messages)
-
-
-class ProgrammeChoiceField(forms.ModelChoiceField):
-    """Programmes named with their year and region: 振兴贷 runs every year."""
-
-    def label_from_instance(self, obj):
-        return "%s %s · %s" % (obj.name, obj.year, obj.region_name)
 
 
 class RunStartForm(forms.Form):

@@ -20,9 +20,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from loans.application_forms import add_service_error
+
 from . import run_selectors as selectors
 from .models import SubsidyLine, SubsidyRun
-from .run_forms import LineFilterForm, ReasonForm, RunFilterForm, RunStartForm, add_service_error
+from .run_forms import LineFilterForm, ReasonForm, RunFilterForm, RunStartForm
 from .services import (
     subsidy_run_approve,
     subsidy_run_cancel,

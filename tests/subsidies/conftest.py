@@ -7,7 +7,8 @@ import pytest
 from loans.interest import expected_schedule
 from loans.services import ledger_post_interest
 from tests.loans import conftest as loans_fixtures
-from tests.loans.test_application_flow import contract, released
+from tests.loans.test_application_flow import contract
+from tests.loans.test_loan_selectors import release
 
 programme = loans_fixtures.programme
 coop = loans_fixtures.coop
@@ -30,7 +31,8 @@ def launch_at_once(monkeypatch, request):
 @pytest.fixture
 def lend(cast, programme, people, coop):
     """A loan through the services, with its quarterly interest posted by
-    the co-op at the bank's figure up to ``settled_until`` (exclusive)."""
+    the co-op at the bank's figure up to ``settled_until`` (exclusive); the
+    township's own officer takes the application through."""
     numbers = itertools.count(1)
 
     def make(
@@ -41,15 +43,17 @@ def lend(cast, programme, people, coop):
         maturity_on=datetime.date(2027, 3, 20),
         settled_until=datetime.date(2025, 12, 21),
         township=None,
+        lender=None,
+        contract_no=None,
         late_days=0,
         extra=Decimal("0.00"),
     ):
-        application = released(cast, programme, people, township=township)
+        lender = lender or coop
         loan = contract(
             cast,
-            application,
-            coop,
-            contract_no=f"MJ-2025-{next(numbers):04d}",
+            release(cast, programme, people, township),
+            lender,
+            contract_no=contract_no or f"MJ-2025-{next(numbers):04d}",
             principal=Decimal(principal),
             annual_rate=Decimal(rate),
             disbursed_on=disbursed_on,
@@ -65,7 +69,7 @@ def lend(cast, programme, people, coop):
         for period in schedule:
             ledger_post_interest(
                 actor=cast.coop,
-                coop=coop,
+                coop=lender,
                 loan=loan,
                 txn_id=f"{loan.contract_no}-{period.end:%Y%m%d}",
                 period_start=period.start,

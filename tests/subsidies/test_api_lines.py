@@ -27,7 +27,7 @@ from subsidies.services import (
 )
 from tests.api.conftest import client_with
 from tests.subsidies.conftest import AFTER_2025
-from tests.subsidies.test_payout import approved_run, lend_in
+from tests.subsidies.test_payout import approved_run
 
 URL = "/api/v1/subsidy-lines/"
 State = SubsidyRun.State
@@ -64,9 +64,7 @@ def other_api(cast, other_coop):
 def loans(cast, programme, people, coop, other_coop, lend):
     """Two loans of the co-op in township a, one of the other co-op in b."""
     ours = [lend(), lend()]
-    theirs = lend_in(
-        cast, programme, people, other_coop, township=cast.township_b, contract_no="RCB-0001"
-    )
+    theirs = lend(township=cast.township_b, lender=other_coop, contract_no="RCB-0001")
     return ours, theirs
 
 

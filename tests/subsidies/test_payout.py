@@ -26,8 +26,6 @@ from openpyxl import load_workbook
 
 from accounts.models import PersonalDataExport
 from beneficiaries.models import Borrower, Household
-from loans.interest import expected_schedule
-from loans.services import ledger_post_interest
 from subsidies import payout_views
 from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
 from subsidies.services import (
@@ -39,8 +37,6 @@ from subsidies.services import (
     subsidy_run_start,
     subsidy_run_submit,
 )
-from tests.loans.test_application_flow import contract
-from tests.loans.test_loan_selectors import release
 from tests.subsidies.conftest import AFTER_2025
 
 D = datetime.date
@@ -80,54 +76,11 @@ def give_account(loan) -> None:
     )
 
 
-def lend_in(cast, programme, people, coop, *, township, contract_no, principal="100000.00"):
-    """A loan of ``coop`` in ``township`` from 2025-03-20, its 2025 interest
-    posted at the bank's figures (``lend`` of conftest.py, for any township
-    and co-op: each township's own officer takes the application through)."""
-    loan = contract(
-        cast,
-        release(cast, programme, people, township),
-        coop,
-        contract_no=contract_no,
-        principal=Decimal(principal),
-    )
-    schedule = expected_schedule(
-        principal=loan.principal,
-        rate=loan.annual_rate,
-        basis=programme.day_count_basis,
-        disbursed_on=loan.disbursed_on,
-        ends_on=D(2025, 12, 21),
-    )
-    for period in schedule:
-        ledger_post_interest(
-            actor=cast.coop,
-            coop=coop,
-            loan=loan,
-            txn_id="%s-%s" % (contract_no, period.end.isoformat()),
-            period_start=period.start,
-            period_end=period.end,
-            due_on=period.end,
-            paid_on=period.end,
-            amount=period.interest,
-        )
-    return loan
-
-
 @pytest.fixture
 def loans(cast, programme, people, coop, lend):
     first = lend()
-    second = lend_in(
-        cast,
-        programme,
-        people,
-        coop,
-        township=cast.township_b,
-        contract_no="MJ-2025-0002",
-        principal="50000.00",
-    )
-    third = lend_in(
-        cast, programme, people, coop, township=cast.township_a, contract_no="MJ-2025-0003"
-    )
+    second = lend(township=cast.township_b, principal="50000.00")
+    third = lend()
     without_account(third)
     return first, second, third
 

@@ -26,6 +26,7 @@ from subsidies.services import (
     subsidy_runs_start_due,
 )
 from tests.loans.test_application_flow import contract
+from tests.loans.test_loan_pages import as_user, text
 from tests.loans.test_loan_selectors import WORKED_PERIODS, post_interest, release, repay
 
 D = datetime.date
@@ -127,17 +128,9 @@ def line_of(run, loan) -> SubsidyLine:
     return SubsidyLine.objects.get(run=run, loan=loan)
 
 
-def as_user(client, user):
-    client.force_login(user)
-    return client
-
-
-def text(html: str) -> str:
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
-
-
 def rows_of(response, testid: str) -> list[list[str]]:
-    """The body rows of the table marked ``data-testid=testid``, as cell texts."""
+    """The body rows of the table marked ``data-testid=testid``, as cell
+    texts, row headers (<th>) included, unlike tests/loans' helper."""
     html = response.content.decode()
     table = re.search(rf'<table[^>]*data-testid="{testid}"[^>]*>(.*?)</table>', html, re.S)
     assert table, testid
