@@ -18,7 +18,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -41,11 +41,6 @@ PAY_PERMISSION = "subsidies.pay_subsidyrun"
 PAGE_SIZE = 50
 Payment = SubsidyLine.Payment
 
-# A line whose payee has no account number: the payee is the enterprise for
-# an enterprise's loan, the household otherwise (as services._payee reads it).
-NO_ACCOUNT = Q(
-    loan__application__enterprise__isnull=True, loan__application__household__account_number=""
-) | Q(loan__application__enterprise__isnull=False, loan__application__enterprise__account_number="")
 WAITING = (Payment.PENDING, Payment.FAILED)
 # Listed with the line's payment status; the first is the page's default.
 TABS = (
@@ -129,7 +124,7 @@ def _summary(lines) -> dict:
 def _with_payee(lines) -> list[SubsidyLine]:
     lines = list(lines)
     for line in lines:
-        line.account_holder, line.account_number, line.bank = services._payee(line.loan)
+        line.account_holder, line.account_number, line.bank = services.payee_of(line.loan)
     return lines
 
 
@@ -175,7 +170,9 @@ def _render(request, run: SubsidyRun, *, batch_form=None, line_form=None, status
                 line.open_form = outcome
 
     missing = _with_payee(
-        _line_rows(lines.filter(NO_ACCOUNT, payment__in=WAITING, amount_due__gt=0))
+        _line_rows(
+            lines.filter(services.PAYEE_HAS_NO_ACCOUNT, payment__in=WAITING, amount_due__gt=0)
+        )
     )
     missing_amount = sum((line.amount_due for line in missing), ZERO)
     # What the next batch takes: the lines waiting that have an account.

@@ -666,7 +666,15 @@ def subsidy_runs_start_due(*, today: datetime.date) -> list[SubsidyRun]:
 # Payout ----------------------------------------------------------------------------
 
 
-def _payee(loan: Loan) -> tuple[str, str, str]:
+# The subsidy is paid to the enterprise for an enterprise's loan, to the
+# household otherwise: payee_of reads it for one loan, PAYEE_HAS_NO_ACCOUNT
+# finds the lines that cannot be paid until the township adds the account.
+PAYEE_HAS_NO_ACCOUNT = Q(
+    loan__application__enterprise__isnull=True, loan__application__household__account_number=""
+) | Q(loan__application__enterprise__isnull=False, loan__application__enterprise__account_number="")
+
+
+def payee_of(loan: Loan) -> tuple[str, str, str]:
     """(account holder, account number, bank) the subsidy is paid to."""
     application = loan.application
     owner = application.enterprise if application.enterprise_id else application.household
@@ -691,13 +699,11 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
         run = _locked(run)
         if run.state != State.APPROVED:
             raise ValidationError(_("Only an approved run can be paid."))
-        payable = [
-            line
-            for line in run.lines.filter(
-                payment__in=[Payment.PENDING, Payment.FAILED], amount_due__gt=0
-            ).select_related("loan__application__household", "loan__application__enterprise")
-            if _payee(line.loan)[1]
-        ]
+        payable = list(
+            run.lines.filter(payment__in=[Payment.PENDING, Payment.FAILED], amount_due__gt=0)
+            .exclude(PAYEE_HAS_NO_ACCOUNT)
+            .only("pk", "amount_due")
+        )
         if not payable:
             raise ValidationError(_("No line is waiting for payment (with a bank account)."))
         number = (run.batches.order_by("-number").values_list("number", flat=True).first() or 0) + 1
@@ -732,7 +738,7 @@ def payment_batch_rows(batch: PaymentBatch) -> list[dict]:
         .order_by("township", "loan__contract_no")
     )
     for line in lines:
-        holder, account, bank = _payee(line.loan)
+        holder, account, bank = payee_of(line.loan)
         rows.append(
             {
                 "account_holder": holder,

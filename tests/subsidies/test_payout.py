@@ -553,3 +553,44 @@ def test_a_paid_run_keeps_its_page_without_the_buttons(client, cast, run, loans)
     assert page.context["summary"]["paid"]["amount"] == Decimal("6612.49")
     assert not page.context["may_pay"]
     assert 'data-testid="issue-batch"' not in page.content.decode()
+
+
+def test_an_enterprise_loan_is_paid_to_the_enterprise_once_it_has_an_account(cast, programme, lend):
+    """The payee of an enterprise's loan is the enterprise (payee_of and
+    PAYEE_HAS_NO_ACCOUNT read the same rule). The loan is turned into an
+    enterprise's by hand: no shipped programme lends to enterprises."""
+    from beneficiaries.models import Division, Enterprise, Industry
+    from beneficiaries.services import enterprise_create
+    from loans.models import Application
+    from tests.beneficiaries.test_registry_services import credit_code
+
+    loan = lend()
+    enterprise = enterprise_create(
+        actor=cast.county,
+        name="墨江县碧溪生猪养殖专业合作社",
+        kind=Enterprise.Kind.COOPERATIVE,
+        credit_code=credit_code(1),
+        legal_representative="李四",
+        village=Division.objects.get(code=cast.township_a.code + "001"),
+        industry=Industry.objects.get(name="生猪"),
+    )
+    Application.objects.filter(pk=loan.application_id).update(
+        borrower=None, household=None, enterprise=enterprise
+    )
+    run = approved_run(cast, programme)
+    with pytest.raises(ValidationError):
+        payment_batch_issue(actor=cast.finance, run=run)  # the enterprise has no account
+    assert line_of(run, loan).payment == Payment.PENDING
+
+    Enterprise.objects.filter(pk=enterprise.pk).update(
+        account_holder="墨江县碧溪生猪养殖专业合作社",
+        account_number="6228480012345678",
+        bank_name="中国农业银行墨江支行",
+    )
+    batch = payment_batch_issue(actor=cast.finance, run=run)
+    [row] = payment_batch_rows(batch)
+    assert (row["account_holder"], row["account_number"], row["amount"]) == (
+        "墨江县碧溪生猪养殖专业合作社",
+        "6228480012345678",
+        Decimal("2645.00"),
+    )
