@@ -11,7 +11,7 @@ from rest_framework import generics, serializers
 
 from loans.api.ingest import coop_loans
 from loans.api.serializers import AmountField
-from loans.api.views import CoopApiView, SyncPagination, _errors, _parsed
+from loans.api.views import CoopApiView, SyncPagination, error_responses, parsed_query
 
 from .models import SubsidyLine, SubsidyRun
 
@@ -71,7 +71,7 @@ class SubsidyLines(CoopApiView, generics.ListAPIView):
     def get_queryset(self):
         if self.is_fake():
             return SubsidyLine.objects.none()
-        query = _parsed(SubsidyLineQuerySerializer, self.request.query_params)
+        query = parsed_query(SubsidyLineQuerySerializer, self.request.query_params)
         lines = SubsidyLine.objects.filter(
             loan__in=coop_loans(actor=self.request.user, coop=self.coop),
             run__state__in=SubsidyRun.FROZEN_STATES,
@@ -89,7 +89,10 @@ class SubsidyLines(CoopApiView, generics.ListAPIView):
         "(status, date and voucher). A line appears once the finance bureau has approved the "
         "year's subsidy run; nothing of a run still being computed or checked is served.",
         parameters=[SubsidyLineQuerySerializer],
-        responses={200: SubsidyLineSerializer(many=True), **_errors(400, 401, 403, 404, 429)},
+        responses={
+            200: SubsidyLineSerializer(many=True),
+            **error_responses(400, 401, 403, 404, 429),
+        },
     )
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)

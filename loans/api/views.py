@@ -53,7 +53,8 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The schema's error responses (the error envelope) for ``codes``."""
     return {
         code: OpenApiResponse(ErrorEnvelopeSerializer, description=_ERROR_DESCRIPTIONS[code])
         for code in codes
@@ -108,7 +109,8 @@ class CoopApiView(APIView):
         return getattr(self, "swagger_fake_view", False)
 
 
-def _parsed(serializer_class, data) -> dict:
+def parsed_query(serializer_class, data) -> dict:
+    """``data`` checked by ``serializer_class``; a 400 in the envelope if bad."""
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -186,7 +188,10 @@ class ApplicationList(CoopApiView, generics.ListAPIView):
         )
 
     @extend_schema(
-        responses={200: ApplicationSerializer(many=True), **_errors(400, 401, 403, 404, 429)}
+        responses={
+            200: ApplicationSerializer(many=True),
+            **error_responses(400, 401, 403, 404, 429),
+        }
     )
     def get(self, request, *args, **kwargs):
         response = self.list(request, *args, **kwargs)
@@ -253,7 +258,9 @@ class LoanList(CoopApiView, generics.ListAPIView):
             return Loan.objects.none()
         return _with_position(ingest.coop_loans(actor=self.request.user, coop=self.coop))
 
-    @extend_schema(responses={200: LoanSerializer(many=True), **_errors(400, 401, 403, 404, 429)})
+    @extend_schema(
+        responses={200: LoanSerializer(many=True), **error_responses(400, 401, 403, 404, 429)}
+    )
     def get(self, request, *args, **kwargs):
         return self.list(request, *args, **kwargs)
 
@@ -266,11 +273,11 @@ class LoanList(CoopApiView, generics.ListAPIView):
                 description="This contract number was already recorded with the same content; "
                 "nothing changed.",
             ),
-            **_errors(400, 401, 403, 409, 413, 415, 429),
+            **error_responses(400, 401, 403, 409, 413, 415, 429),
         },
     )
     def post(self, request, *args, **kwargs):
-        fields = _parsed(LoanCreateSerializer, request.data)
+        fields = parsed_query(LoanCreateSerializer, request.data)
         try:
             loan, created = ingest.loan_post(actor=request.user, coop=self.coop, **fields)
         except ingest.RejectedError as rejected:
@@ -306,7 +313,7 @@ class LoanDetail(CoopApiView, generics.RetrieveAPIView):
                 examples=[OpenApiExample("contract", value="MJ-2025-0001")],
             )
         ],
-        responses={200: LoanSerializer, **_errors(400, 401, 403, 404, 429)},
+        responses={200: LoanSerializer, **error_responses(400, 401, 403, 404, 429)},
     )
     def get(self, request, *args, **kwargs):
         return self.retrieve(request, *args, **kwargs)
@@ -351,7 +358,7 @@ _BATCH_RESPONSES = {
         BatchResultSerializer,
         description="Every record was already recorded with the same content; nothing changed.",
     ),
-    **_errors(400, 401, 403, 409, 413, 415, 429),
+    **error_responses(400, 401, 403, 409, 413, 415, 429),
 }
 
 
@@ -409,11 +416,11 @@ class Reversals(CoopApiView):
                 ReversalSerializer,
                 description="This reversal was already recorded with the same content.",
             ),
-            **_errors(400, 401, 403, 409, 413, 415, 429),
+            **error_responses(400, 401, 403, 409, 413, 415, 429),
         },
     )
     def post(self, request, *args, **kwargs):
-        fields = _parsed(ReversalCreateSerializer, request.data)
+        fields = parsed_query(ReversalCreateSerializer, request.data)
         try:
             entry, created = ingest.reversal_post(actor=request.user, coop=self.coop, **fields)
         except ingest.RejectedError as rejected:
