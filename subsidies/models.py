@@ -359,7 +359,7 @@ class PaymentRecord(models.Model):
     """Each change to a line's payment: who recorded what, when."""
 
     line = models.ForeignKey(
-        SubsidyLine, verbose_name=_("line"), on_delete=models.CASCADE, related_name="payments"
+        SubsidyLine, verbose_name=_("line"), on_delete=models.PROTECT, related_name="payments"
     )
     batch = models.ForeignKey(
         PaymentBatch, verbose_name=_("batch"), on_delete=models.PROTECT, null=True, blank=True

@@ -202,6 +202,9 @@ def subsidy_run_compute_part(*, run_id: int, generation: int, township_id: int) 
         if _current(run_id, generation, share=True) is None:
             return None
         SubsidyAdjustment.objects.filter(line__run=run, line__township_id=township_id).delete()
+        # Straight DELETE: the collector would load every line to look for
+        # dependants, and a line still being computed has none left
+        # (adjustments just deleted; payments exist only on frozen runs).
         SubsidyLine.objects.filter(run=run, township_id=township_id)._raw_delete(connection.alias)
         SubsidyRunPart.objects.filter(run=run, township_id=township_id).delete()
         _insert_lines(lines)

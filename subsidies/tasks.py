@@ -37,6 +37,14 @@ def compute_part(run_id: int, generation: int, township_id: int) -> int | None:
     except CalculationError as error:
         subsidy_run_fail(run_id=run_id, generation=generation, error=str(error))
         return None
+    except Exception as error:
+        # The run shows it failed (the county can compute it again) rather
+        # than stay "computing" for ever; the traceback goes to the log.
+        logger.exception("Subsidy run %s, township %s failed", run_id, township_id)
+        subsidy_run_fail(
+            run_id=run_id, generation=generation, error=f"{type(error).__name__}: {error}"
+        )
+        return None
 
 
 @shared_task(name="subsidies.finish_run")

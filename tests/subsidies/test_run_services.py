@@ -362,3 +362,22 @@ def test_lines_are_unique_per_run_and_loan(cast, programme, lend):
                 if field.name != "id"
             }
         )
+
+
+def test_an_unexpected_error_in_a_part_fails_the_run_with_the_error_shown(
+    cast, programme, lend, monkeypatch
+):
+    lend()
+
+    def broken(run, township_id):
+        raise RuntimeError("database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "_compute_township", broken)
+        run = start(cast, programme)
+    assert run.state == State.FAILED
+    assert run.error == "RuntimeError: database went away"
+    assert not run.lines.exists()
+    subsidy_run_compute(actor=cast.county, run=run)
+    run.refresh_from_db()
+    assert run.state == State.COMPUTED and run.line_count == 1
