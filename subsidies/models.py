@@ -323,10 +323,21 @@ class SubsidyLine(models.Model):
 
 
 class SubsidyAdjustment(models.Model):
-    """A difference found in a frozen year's line, carried into a later run:
-    the subsidy the year's approved run (with earlier adjustments) gave, and
-    what the ledger as it stands now gives."""
+    """An amount carried into a later run from a frozen one, of two kinds.
 
+    Recomputed: the frozen year recomputed on the ledger as it stands now
+    (``recomputed``) against what was settled for it so far (the approved
+    line plus earlier recomputations, ``settled``). Unrecovered: a frozen
+    line whose amount due was negative (a recovery bigger than that year's
+    subsidy) was paid nothing (``settled`` 0); what it still owes
+    (``recomputed``, negative) is carried until it is recovered.
+    """
+
+    class Kind(models.TextChoices):
+        RECOMPUTED = "recomputed", _("Year recomputed after later ledger entries")
+        UNRECOVERED = "unrecovered", _("Still to recover from that run")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.RECOMPUTED)
     line = models.ForeignKey(
         SubsidyLine, verbose_name=_("line"), on_delete=models.CASCADE, related_name="adjustments"
     )
@@ -344,7 +355,9 @@ class SubsidyAdjustment(models.Model):
         verbose_name = _("subsidy adjustment")
         verbose_name_plural = _("subsidy adjustments")
         constraints = [
-            models.UniqueConstraint(fields=["line", "for_run"], name="subsidy_adjustment_unique"),
+            models.UniqueConstraint(
+                fields=["line", "for_run", "kind"], name="subsidy_adjustment_unique"
+            ),
             models.CheckConstraint(
                 name="subsidy_adjustment_adds_up",
                 condition=Q(difference=Round(F("recomputed") - F("settled"), 2)),

@@ -486,8 +486,9 @@ def _adjustments(run, township_id, terms, rule, postings, repayments):
     """For each frozen earlier year of the programme, the loans of the
     township whose ledger changed after that year's run read it: the year is
     recomputed on the ledger as this run reads it, and any difference from
-    what was settled (the approved line plus adjustments already carried by
-    frozen runs) is carried into this run."""
+    what was settled (the approved line plus recomputations already carried
+    by frozen runs) is carried into this run; and whatever the latest frozen
+    run left to recover."""
     frozen = list(
         SubsidyRun.objects.filter(
             programme=run.programme_id, year__lt=run.year, state__in=SubsidyRun.FROZEN_STATES
@@ -495,6 +496,24 @@ def _adjustments(run, township_id, terms, rule, postings, repayments):
     )
     if not frozen:
         return {}
+    carried = defaultdict(list)
+    # What the latest frozen run left to recover (a negative amount due is
+    # paid nothing) comes along until a subsidy absorbs it.
+    latest = frozen[-1]
+    for loan_id, amount_due in SubsidyLine.objects.filter(
+        run=latest, township_id=township_id, amount_due__lt=0
+    ).values_list("loan_id", "amount_due"):
+        if loan_id in terms:
+            carried[loan_id].append(
+                SubsidyAdjustment(
+                    kind=SubsidyAdjustment.Kind.UNRECOVERED,
+                    line=SubsidyLine(loan_id=loan_id),
+                    for_run=latest,
+                    settled=ZERO,
+                    recomputed=amount_due,
+                    difference=amount_due,
+                )
+            )
     changed = defaultdict(set)  # frozen run id -> loan ids
     late = (
         LedgerEntry.objects.filter(
@@ -510,20 +529,20 @@ def _adjustments(run, township_id, terms, rule, postings, repayments):
             if posted_at > earlier.as_of:
                 changed[earlier.pk].add(loan_id)
     if not changed:
-        return {}
+        return carried
     settled = defaultdict(lambda: ZERO)  # (frozen run id, loan id) -> subsidy settled
     for run_id, loan_id, subsidy in SubsidyLine.objects.filter(
         run__in=frozen, township_id=township_id
     ).values_list("run_id", "loan_id", "subsidy"):
         settled[run_id, loan_id] += subsidy
     for run_id, loan_id, difference in SubsidyAdjustment.objects.filter(
+        kind=SubsidyAdjustment.Kind.RECOMPUTED,
         for_run__in=frozen,
         line__township_id=township_id,
         line__run__state__in=SubsidyRun.FROZEN_STATES,
     ).values_list("for_run_id", "line__loan_id", "difference"):
         settled[run_id, loan_id] += difference
 
-    carried = defaultdict(list)
     for earlier in frozen:
         first, last = run.programme.subsidy_year_bounds(earlier.year)
         for loan_id in sorted(changed.get(earlier.pk, ())):

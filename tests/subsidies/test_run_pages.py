@@ -833,7 +833,15 @@ def test_an_entry_posted_after_approval_is_carried_into_the_next_run(
     assert response["Location"] == reverse("subsidies:run", args=[next_run.pk])
     page = client.get(response["Location"])
     assert rows_of(page, "adjustments") == [
-        ["MJ-2025-0003", "李四", "2025", "1,743.00", "2,380.00", "+637.00"],
+        [
+            "MJ-2025-0003",
+            "李四",
+            "2025",
+            "台账后补记录，该年度重新核算",
+            "1,743.00",
+            "2,380.00",
+            "+637.00",
+        ],
     ]
     assert figure(page, "adjustment") == "637.00"
     adjustment = SubsidyAdjustment.objects.get(line__run=next_run)

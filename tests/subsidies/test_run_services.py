@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from loans.models import LprRate, Programme
 from loans.services import ledger_post_interest, ledger_post_reversal
 from subsidies import services
-from subsidies.models import SubsidyLine, SubsidyRun, SubsidyRunTransition
+from subsidies.models import SubsidyAdjustment, SubsidyLine, SubsidyRun, SubsidyRunTransition
 from subsidies.services import (
     subsidy_run_approve,
     subsidy_run_cancel,
@@ -381,3 +381,38 @@ def test_an_unexpected_error_in_a_part_fails_the_run_with_the_error_shown(
     subsidy_run_compute(actor=cast.county, run=run)
     run.refresh_from_db()
     assert run.state == State.COMPUTED and run.line_count == 1
+
+
+def test_a_recovery_bigger_than_the_years_subsidy_is_carried_until_recovered(
+    cast, programme, lend, coop
+):
+    """2025 paid 2,645.00; then the co-op reverses all of 2025's interest.
+    2026 has no subsidy to set it against (nothing posted for 2026), so its
+    line is due −2,645.00 and paid nothing; 2027 carries the −2,645.00 as
+    still to recover, and never the recomputation of 2025 a second time."""
+    loan = lend()
+    run_2025 = approved(cast, programme)
+    for number, entry in enumerate(loan.ledger.filter(kind="interest")):
+        ledger_post_reversal(
+            actor=cast.coop,
+            coop=coop,
+            txn_id=f"REV-{number}",
+            reverses_txn_id=entry.txn_id,
+            reason="利息冲正",
+        )
+
+    run_2026 = approved(cast, programme, 2026, AFTER_2026)
+    line_2026 = run_2026.lines.get()
+    assert (line_2026.subsidy, line_2026.adjustment) == (Decimal("0.00"), Decimal("-2645.00"))
+    assert line_2026.payment == SubsidyLine.Payment.NOTHING_DUE
+    assert line_2026.adjustments.get().for_run == run_2025
+
+    run_2027 = start(cast, programme, 2027, datetime.date(2028, 1, 5))
+    line_2027 = run_2027.lines.get()
+    carried = line_2027.adjustments.get()
+    assert (carried.kind, carried.for_run, carried.difference) == (
+        SubsidyAdjustment.Kind.UNRECOVERED,
+        run_2026,
+        Decimal("-2645.00"),
+    )
+    assert line_2027.amount_due == Decimal("-2645.00")
