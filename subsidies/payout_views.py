@@ -77,7 +77,8 @@ def _may_pay(user, run: SubsidyRun) -> bool:
 def _may_download(user, batch: PaymentBatch) -> bool:
     """A bank file lists every line of its batch: only for a user who may see
     all of them (a township officer only if the batch is their township's)."""
-    return batch.lines.for_user(user).count() == batch.lines.count()
+    lines = services.payment_batch_lines(batch)
+    return lines.for_user(user).count() == lines.count()
 
 
 def _back(request) -> QueryDict:

@@ -748,14 +748,19 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
     return batch
 
 
-def payment_batch_rows(batch: PaymentBatch) -> list[dict]:
-    """The rows of the bank's batch-payment file: every line issued in the
-    batch, including one that failed and went into a later batch, so the
-    file downloaded again is the file that was sent."""
-    rows = []
+def payment_batch_lines(batch: PaymentBatch):
+    """Every line issued in the batch, also one that failed and went into a
+    later batch."""
     issued = PaymentRecord.objects.filter(batch=batch, status=Payment.ISSUED)
+    return SubsidyLine.objects.filter(pk__in=issued.values("line_id"))
+
+
+def payment_batch_rows(batch: PaymentBatch) -> list[dict]:
+    """The rows of the bank's batch-payment file, one per line of
+    ``payment_batch_lines``: the file downloaded again is the file sent."""
+    rows = []
     lines = (
-        SubsidyLine.objects.filter(pk__in=issued.values("line_id"))
+        payment_batch_lines(batch)
         .select_related("loan__application__household", "loan__application__enterprise")
         .order_by("township", "loan__contract_no")
     )

@@ -594,3 +594,21 @@ def test_an_enterprise_loan_is_paid_to_the_enterprise_once_it_has_an_account(cas
         "6228480012345678",
         Decimal("2645.00"),
     )
+
+
+def test_a_batch_whose_other_township_line_moved_on_stays_closed_to_the_township(
+    client, cast, run, loans
+):
+    """Batch 1's file still lists township b's line after it failed and went
+    into batch 2, so township a's officer still may not download it."""
+    _first, second, _third = loans
+    batch = payment_batch_issue(actor=cast.finance, run=run)
+    payment_line_record(
+        actor=cast.finance, line=line_of(run, second), paid=False, note="账户已销户", today=TODAY
+    )
+    payment_batch_issue(actor=cast.finance, run=run)
+    assert [line.loan for line in batch.lines.all()] == [loans[0]]  # it moved on
+
+    client.force_login(cast.township_officer_a)
+    assert download(client, batch, "xlsx").status_code == 404
+    assert not PersonalDataExport.objects.exists()
