@@ -126,6 +126,7 @@ ACTIONS: tuple[Action, ...] = (
         title=_("Reports"),
         description=_("Programme reports, payout lists and public notices as PDF and spreadsheet."),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
+        url_name="reports:list",
     ),
     Action(
         title=_("Change history"),

@@ -44,12 +44,15 @@ _LOANS_VIEW = _perms(
     ),
 )
 
+_REPORTS = {"reports.view_report", "reports.request_report"}
+
 _SUBSIDIES_VIEW = _perms(
     "subsidies", ("view",), ("subsidyrun", "subsidyline", "paymentbatch", "subsidyadjustment")
 )
 
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.COUNTY: {
+        *_REPORTS,
         *_SUBSIDIES_VIEW,
         "subsidies.compute_subsidyrun",
         "subsidies.submit_subsidyrun",
@@ -70,6 +73,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "beneficiaries.export_borrowers",
     },
     Role.TOWNSHIP: {
+        *_REPORTS,
         *_LOANS_VIEW,
         *_SUBSIDIES_VIEW,
         "loans.add_application",
@@ -90,6 +94,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "subsidies.view_subsidyline",
     },
     Role.FINANCE: {
+        *_REPORTS,
         *_LOANS_VIEW,
         *_SUBSIDIES_VIEW,
         "subsidies.approve_subsidyrun",
@@ -100,6 +105,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "beneficiaries.view_borrower",
     },
     Role.AUDITOR: {
+        *_REPORTS,
         *_LOANS_VIEW,
         *_SUBSIDIES_VIEW,
         "beneficiaries.view_division",

@@ -9,13 +9,11 @@ prints it reads the site in.
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.template.loader import render_to_string
 from django.utils import translation
-from django.utils.translation import gettext as _
+
+from common.pdf import PRINT_LANGUAGE, render_pdf
 
 from .models import NoticeEntry, PublicNotice
-
-NOTICE_LANGUAGE = "zh-hans"
 
 
 @dataclass
@@ -65,38 +63,16 @@ def notice_rows(entries: list[NoticeEntry]) -> list[TownshipGroup]:
     return [groups[code] for code in sorted(groups)]
 
 
-def page_counter_content() -> str:
-    """The CSS ``content`` value that prints "第 x 页 共 y 页" at the foot of
-    each page, built from the translated message around CSS counters."""
-    marker = "\x00"
-    text = _("Page %(page)s of %(pages)s") % {
-        "page": marker + "page" + marker,
-        "pages": marker + "pages" + marker,
-    }
-    parts = []
-    for piece in text.split(marker):
-        if piece in ("page", "pages"):
-            parts.append("counter(%s)" % piece)
-        elif piece:
-            parts.append('"%s"' % piece.replace("\\", "\\\\").replace('"', '\\"'))
-    return " ".join(parts)
-
-
 def render_notice_pdf(notice: PublicNotice, entries: list[NoticeEntry]) -> bytes:
-    # Imported here: WeasyPrint loads Pango and fonts, which no other page needs.
-    from weasyprint import HTML
-
-    with translation.override(NOTICE_LANGUAGE):
+    with translation.override(PRINT_LANGUAGE):
         groups = notice_rows(entries)
-        html = render_to_string(
-            "loans/notices/pdf.html",
-            {
-                "notice": notice,
-                "programme": notice.programme,
-                "groups": groups,
-                "count": sum(len(group.rows) for group in groups),
-                "total": sum((group.total for group in groups), Decimal("0.00")),
-                "page_counter": page_counter_content(),
-            },
-        )
-    return HTML(string=html).write_pdf()
+    return render_pdf(
+        "loans/notices/pdf.html",
+        {
+            "notice": notice,
+            "programme": notice.programme,
+            "groups": groups,
+            "count": sum(len(group.rows) for group in groups),
+            "total": sum((group.total for group in groups), Decimal("0.00")),
+        },
+    )

@@ -242,6 +242,10 @@ class Progress:
             "parts_done": self.parts_done,
             "parts_total": self.parts_total,
             "percent": self.percent,
+            # The keys progress.js reads.
+            "done": self.parts_done,
+            "total": self.parts_total,
+            "finished": self.state != State.COMPUTING,
         }
 
 

@@ -190,7 +190,7 @@ def run_detail(request, pk: int):
 @login_required
 @permission_required("subsidies.view_subsidyrun", raise_exception=True)
 def run_progress(request, pk: int):
-    """The computation's progress for the page's bar (run_progress.js)."""
+    """The computation's progress for the page's bar (progress.js)."""
     run = _get_run_for_user(request, pk)
     return JsonResponse(selectors.run_progress(run).as_json())
 

@@ -230,6 +230,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint logs every step of every PDF, and a warning for each SVG
+    # presentation attribute it does not use: errors only.
+    "loggers": {"weasyprint": {"level": "ERROR"}, "fontTools": {"level": "ERROR"}},
 }
 
 # Production hardening: `manage.py check --deploy` passes with no warning

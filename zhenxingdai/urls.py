@@ -20,6 +20,7 @@ urlpatterns = [
     path("notices/", include("loans.notice_urls")),
     path("loans/", include("loans.loan_urls")),
     path("subsidies/", include("subsidies.urls")),
+    path("reports/", include("reports.urls")),
     # Before the API's own routes: its catch-all answers unknown paths.
     path("api/v1/subsidy-lines/", SubsidyLines.as_view(), name="api-subsidy-lines"),
     path("api/v1/", include("loans.api.urls")),

@@ -1,7 +1,11 @@
-/* The progress bar of a subsidy run that is computing: asks the run's
-   progress URL every second, moves the bar and its text, and reloads the
-   page once the run is no longer computing (computed, failed, cancelled),
-   so the page shows the figures or the error. */
+/* The progress bar of a long job (a subsidy run computing, a report being
+   generated): asks the panel's progress URL every second, moves the bar and
+   its text, and reloads the page once the job has finished (done or failed),
+   so the page shows the result or the error.
+
+   The URL answers JSON {done, total, percent, finished, stage}; the panel's
+   data-progress-template places them in the text ("{done} / {total}",
+   "{percent}", "{stage}"). */
 (function () {
   "use strict";
 
@@ -9,22 +13,23 @@
 
   function start(panel) {
     var url = panel.getAttribute("data-progress-url");
-    var template = panel.getAttribute("data-progress-template") || "{done} / {total}";
+    var template = panel.getAttribute("data-progress-template") || "{percent}%";
     var bar = panel.querySelector("progress");
     var text = panel.querySelector("[data-progress-text]");
     var failures = 0;
 
     function show(data) {
       if (bar) {
-        bar.max = Math.max(data.parts_total, 1);
-        bar.value = data.parts_done;
+        bar.max = Math.max(data.total, 1);
+        bar.value = data.done;
         bar.textContent = data.percent + "%";
       }
       if (text) {
         text.textContent = template
-          .replace("{done}", data.parts_done)
-          .replace("{total}", data.parts_total)
-          .replace("{percent}", data.percent);
+          .replace("{done}", data.done)
+          .replace("{total}", data.total)
+          .replace("{percent}", data.percent)
+          .replace("{stage}", data.stage || "");
       }
     }
 
@@ -39,7 +44,7 @@
         .then(function (data) {
           failures = 0;
           show(data);
-          if (data.state !== "computing") {
+          if (data.finished) {
             window.location.reload();
             return;
           }
@@ -56,7 +61,7 @@
   }
 
   function init() {
-    var panels = document.querySelectorAll("[data-run-progress]");
+    var panels = document.querySelectorAll("[data-progress-url]");
     for (var i = 0; i < panels.length; i += 1) {
       start(panels[i]);
     }
