@@ -48,7 +48,7 @@ def status_label(status: str) -> str:
 # --- The list ---------------------------------------------------------------
 
 
-def _ledger_total(kind: str, on: datetime.date):
+def ledger_total(kind: str, on: datetime.date):
     """Sum of the loan's effective entries of ``kind`` paid by ``on``, as a
     correlated subquery: one query for a whole page, whatever its size."""
     totals = (
@@ -68,8 +68,8 @@ def with_ledger_totals(queryset: QuerySet, *, on: datetime.date) -> QuerySet:
     the end of day ``on``, the figures ``loan_position`` gives one loan at a
     time."""
     return queryset.annotate(
-        principal_repaid=_ledger_total(LedgerEntry.Kind.PRINCIPAL, on),
-        interest_paid=_ledger_total(LedgerEntry.Kind.INTEREST, on),
+        principal_repaid=ledger_total(LedgerEntry.Kind.PRINCIPAL, on),
+        interest_paid=ledger_total(LedgerEntry.Kind.INTEREST, on),
     ).annotate(balance=F("principal") - F("principal_repaid"))
 
 

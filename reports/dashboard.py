@@ -22,15 +22,14 @@ from django.db.models import (
     F,
     OuterRef,
     Q,
-    Subquery,
     Sum,
-    Value,
 )
 from django.db.models.functions import Coalesce, TruncMonth
 from django.db.models.lookups import GreaterThan
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
 from common.money import ZERO, round_fen
+from loans.loan_selectors import ledger_total
 from loans.models import Application, LedgerEntry, Loan, Programme
 from subsidies.models import SubsidyLine, SubsidyRun
 from subsidies.run_selectors import run_has_results, run_totals
@@ -145,28 +144,13 @@ def applications_by_state(*, user, programme: Programme) -> list[StateCount]:
     ]
 
 
-def _ledger_sum(kind: str, on: datetime.date):
-    """The loan's entries of ``kind`` in force and paid by ``on``, summed in
-    a correlated subquery (``loans.selectors.loan_position`` for one loan)."""
-    entries = (
-        LedgerEntry.objects.filter(
-            loan=OuterRef("pk"), kind=kind, reversed_by__isnull=True, paid_on__lte=on
-        )
-        .order_by()
-        .values("loan")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return Coalesce(Subquery(entries, output_field=MONEY), Value(ZERO), output_field=MONEY)
-
-
 def loan_figures(*, user, programme: Programme, today: datetime.date) -> LoanFigures:
     """Households, loans, principal, balance, interest paid and overdue
     loans of the programme in the user's scope (one query), with the
     principal disbursed by month (another)."""
     loans = Loan.objects.for_user(user).filter(programme=programme, disbursed_on__lte=today)
     balance = ExpressionWrapper(
-        F("principal") - _ledger_sum(LedgerEntry.Kind.PRINCIPAL, today), output_field=MONEY
+        F("principal") - ledger_total(LedgerEntry.Kind.PRINCIPAL, today), output_field=MONEY
     )
     # loans.selectors.loan_status: past maturity, principal left, not written off.
     overdue = (
@@ -181,7 +165,7 @@ def loan_figures(*, user, programme: Programme, today: datetime.date) -> LoanFig
         n_loans=Count("pk"),
         n_principal=Sum("principal"),
         n_balance=Sum(balance),
-        n_interest_paid=Sum(_ledger_sum(LedgerEntry.Kind.INTEREST, today)),
+        n_interest_paid=Sum(ledger_total(LedgerEntry.Kind.INTEREST, today)),
         n_overdue_loans=Count("pk", filter=overdue),
         n_overdue_balance=Sum(balance, filter=overdue),
     )

@@ -114,3 +114,15 @@ def start_worker(
             return worker
     worker.stop()
     raise RuntimeError(f"the worker did not answer within {startup_timeout} s:\n{worker.log()}")
+
+
+def wait_for(condition, timeout: float, message: str):
+    """``condition()``'s first true value, asked every 0.2 s, or fail with
+    ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(message)

@@ -5,7 +5,6 @@ progress URL reports it finished."""
 
 import datetime
 import subprocess
-import time
 from decimal import Decimal
 
 import pytest
@@ -14,18 +13,8 @@ from django.urls import reverse
 from loans.models import Loan
 from reports.models import Report
 from reports.services import report_request
-from tests.workers import start_worker
+from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
-
-
-def _wait_for(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(message)
 
 
 @pytest.mark.postgres
@@ -47,7 +36,7 @@ def test_a_real_worker_generates_the_county_report(cast, programme, lend, media_
             as_of=datetime.date(2026, 1, 5),
         )
         assert Report.objects.get(pk=report.pk).state in (Report.State.QUEUED, "running")
-        done = _wait_for(
+        done = wait_for(
             lambda: (
                 Report.objects.filter(pk=report.pk).exclude(state__in=["queued", "running"]).first()
             ),

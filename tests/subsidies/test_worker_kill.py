@@ -11,7 +11,7 @@ from demo.loan_book import loan_book_create
 from loans.models import CreditCoop, Programme
 from subsidies.models import SubsidyRun
 from subsidies.services import _compute_township, subsidy_run_start
-from tests.workers import start_worker
+from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 
 LOANS = 4000
@@ -26,16 +26,6 @@ FIELDS = (
     "amount_due",
     "reconciliation_flag",
 )
-
-
-def _wait_for(condition, timeout: float, message: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(message)
 
 
 @pytest.mark.postgres
@@ -75,7 +65,7 @@ def test_a_worker_killed_mid_part_leaves_the_same_lines_after_the_retry(cast, ce
 
     rescuer = start_worker(queue=queue, settings=settings)
     try:
-        _wait_for(
+        wait_for(
             lambda: SubsidyRun.objects.get(pk=run.pk).state != SubsidyRun.State.COMPUTING,
             timeout=60,
             message=f"the part was not run again:\n{rescuer.log()}",
