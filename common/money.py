@@ -16,3 +16,57 @@ def round_fen(amount: Decimal) -> Decimal:
 def yuan(amount: Decimal | int | str) -> str:
     """``1234567.8`` → ``1,234,567.80`` for display."""
     return f"{Decimal(amount).quantize(FEN, rounding=ROUND_HALF_UP):,}"
+
+
+DIGITS = "零壹贰叁肆伍陆柒捌玖"
+GROUP_UNITS = ("", "万", "亿", "万亿")
+
+
+def _group_in_words(number: int) -> str:
+    """0 < number < 10000: ``1010`` → ``壹仟零壹拾``."""
+    words, zero = "", False
+    for digit, unit in zip("%04d" % number, ("仟", "佰", "拾", ""), strict=True):
+        if digit == "0":
+            zero = bool(words)
+            continue
+        if zero:
+            words += "零"
+            zero = False
+        words += DIGITS[int(digit)] + unit
+    return words
+
+
+def amount_in_words(amount: Decimal) -> str:
+    """An amount in capital Chinese numerals, as financial documents write
+    it beside the figures: ``3967.49`` → ``叁仟玖佰陆拾柒元肆角玖分``,
+    ``100000`` → ``壹拾万元整``. Not for negative amounts."""
+    if amount < 0:
+        raise ValueError("no words for a negative amount")
+    fen = int(round_fen(amount) * 100)
+    whole, cents = divmod(fen, 100)
+    jiao, fen = divmod(cents, 10)
+    groups = []
+    while whole:
+        whole, group = divmod(whole, 10000)
+        groups.append(group)
+    words, gap = "", False
+    for index in reversed(range(len(groups))):
+        group = groups[index]
+        if group == 0:
+            gap = bool(words)
+            continue
+        if words and (gap or group < 1000):
+            words += "零"
+        words += _group_in_words(group) + GROUP_UNITS[index]
+        gap = False
+    if words:
+        words += "元"
+    if not jiao and not fen:
+        return (words or "零元") + "整"
+    if jiao:
+        words += DIGITS[jiao] + "角"
+    elif words:
+        words += "零"
+    if fen:
+        words += DIGITS[fen] + "分"
+    return words

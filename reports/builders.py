@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
-from .models import Report
+from common.pdf import Progress
 
-Progress = Callable[[int, str], None]
+from .models import Report
 
 
 @dataclass(frozen=True)

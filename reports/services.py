@@ -228,6 +228,10 @@ def report_generate(*, report_id: int, generation: int) -> None:
         built = builder_for(report.kind, report.format)(
             report, _ProgressRecorder(report_id, generation)
         )
+    except ValidationError as error:
+        # A rule the request could not check (the run changed state since).
+        _fail(report_id, generation, "; ".join(error.messages))
+        return
     except Exception as error:
         logger.exception("Report %s failed", report_id)
         _fail(report_id, generation, f"{type(error).__name__}: {error}")

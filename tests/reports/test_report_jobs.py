@@ -43,6 +43,10 @@ def broken_builder(report, progress):
     raise ValueError("the ledger is unreadable")
 
 
+def refusing_builder(report, progress):
+    raise ValidationError("Only a submitted, approved or paid run can be noticed.")
+
+
 @pytest.fixture(autouse=True)
 def fake_builders(monkeypatch):
     built_for.clear()
@@ -156,6 +160,16 @@ def test_a_failing_builder_records_its_error(cast, programme, monkeypatch, clien
     page = client.get(reverse("reports:detail", args=[report.pk]))
     assert "the ledger is unreadable" in page.content.decode()
     assert status_of(client, reverse("reports:download", args=[report.pk])) == 404
+
+
+def test_a_rule_the_builder_refuses_on_is_shown_as_its_message(cast, programme, monkeypatch):
+    monkeypatch.setitem(
+        BUILDERS, (Kind.COUNTY, Format.PDF), "tests.reports.test_report_jobs:refusing_builder"
+    )
+    report = ask_county(cast.county, programme)
+    report.refresh_from_db()
+    assert report.state == State.FAILED
+    assert report.error == "Only a submitted, approved or paid run can be noticed."
 
 
 def test_a_broker_that_is_down_fails_the_report_with_a_clear_message(

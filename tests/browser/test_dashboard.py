@@ -1,0 +1,181 @@
+"""The home page's dashboard and the reports in Chromium, on the Mojiang demo
+(680 loans) with its 2025 subsidy run computed: the county officer sees the
+headline figures and three SVG charts, opens a chart's table, switches
+programme, and reads the page on a phone's width; a township officer sees
+their township alone. Then the run is approved, and the finance officer, as
+a new user would, downloads the payout list of the run and the county
+report, which are read back with pdftotext. One test: the demo is seeded
+once. Screenshots go to var/screenshots/ (dashboard-*.png, reports-*.png)."""
+
+import datetime
+import re
+import subprocess
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from demo.services import DEMO_PASSWORD, demo_seed
+from loans.models import Loan, Programme
+from reports.templatetags import dashboard_tags
+from subsidies.models import SubsidyRun
+from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from tests.browser.conftest import log_in, save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+# The day the demo tests seed it as of: its loans were disbursed in 2025.
+TODAY = datetime.date(2026, 11, 23)
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch):
+    # The live server runs in this process: the seam holds for its requests.
+    monkeypatch.setattr(dashboard_tags, "_today", lambda: TODAY)
+
+
+@pytest.fixture
+def demo(db):
+    demo_seed(today=TODAY)
+    programme = Programme.objects.get(name="振兴贷", year=2025)
+    county = get_user_model().objects.get(username="county")
+    run = subsidy_run_start(actor=county, programme=programme, year=2025, today=TODAY)
+    run.refresh_from_db()
+    assert run.state == SubsidyRun.State.COMPUTED
+    return run
+
+
+def headline(page, name: str):
+    return page.get_by_test_id("headline").locator(f'[data-figure="{name}"] .dash-number')
+
+
+def test_the_county_and_a_township_read_the_programme_the_finance_officer_downloads_it(
+    page, demo, tmp_path
+):
+    log_in(page, "county", DEMO_PASSWORD)
+    page.wait_for_url("**/")
+    board = page.get_by_test_id("dashboard")
+    expect(board.locator("h2#dashboard-heading")).to_contain_text("振兴贷 2025")
+    expect(headline(page, "households")).to_have_text("680")
+    expect(headline(page, "overdue")).to_have_text("8")
+    charts = board.locator("figure.dash-chart svg")
+    expect(charts).to_have_count(3)
+    for index in range(3):
+        expect(charts.nth(index)).to_be_visible()
+        box = charts.nth(index).bounding_box()
+        assert box["width"] > 300 and box["height"] > 150, box
+    # The townships are drawn as text in the chart, in the CJK font.
+    subsidy = page.get_by_test_id("chart-subsidy")
+    expect(subsidy.locator("svg text", has_text="联珠镇")).to_have_count(1)
+    expect(page.get_by_test_id("latest-run").locator(".run-state")).to_have_text("已计算")
+    save_screenshot(page, "dashboard-county")
+
+    # Each chart's figures as a table, for readers who cannot see it.
+    table = page.get_by_test_id("table-subsidy")
+    expect(table).to_be_hidden()
+    subsidy.locator("summary").click()
+    expect(table).to_be_visible()
+    expect(table.locator("tbody tr")).to_have_count(15)
+
+    # The overdue loans, as the loan list shows them.
+    page.get_by_test_id("overdue-link").click()
+    page.wait_for_url(re.compile(r"/loans/\?status=overdue&programme=\d+$"))
+    page.go_back()
+
+    # Another programme: nothing lent under it.
+    form = page.get_by_test_id("programme-form")
+    form.locator("select").select_option(label="振兴贷 2024")
+    form.locator("button").click()
+    page.wait_for_url(re.compile(r"\?programme=\d+$"))
+    expect(headline(page, "households")).to_have_text("0")
+    expect(page.get_by_test_id("chart-subsidy")).to_have_count(0)
+
+    # A phone's width: one column, nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/")
+    expect(charts.first).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    board_box = page.get_by_test_id("dashboard").bounding_box()
+    assert board_box["x"] >= 0 and board_box["x"] + board_box["width"] <= 390, board_box
+    save_screenshot(page, "dashboard-county-390")
+
+    # A township officer: their township alone (one test: the demo is
+    # seeded once per module).
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login/**")
+    log_in(page, "township", DEMO_PASSWORD)  # 联珠镇
+    page.wait_for_url("**/")
+    expect(page.get_by_test_id("dashboard-scope")).to_contain_text("联珠镇")
+    expect(page.get_by_test_id("chart-subsidy").locator("svg")).to_be_visible()
+    content = page.content()
+    for other in ("通关镇", "龙坝镇", "那哈乡"):
+        assert other not in content, other
+    save_screenshot(page, "dashboard-township")
+
+    finance_downloads_the_payout_list_and_the_county_report(page, demo, tmp_path)
+
+
+def pdf_text(path) -> str:
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def download(page, tmp_path, click) -> tuple[str, str]:
+    with page.expect_download() as info:
+        click()
+    target = tmp_path / info.value.suggested_filename
+    info.value.save_as(target)
+    return info.value.suggested_filename, pdf_text(target)
+
+
+def finance_downloads_the_payout_list_and_the_county_report(page, run, tmp_path):
+    users = get_user_model().objects
+    subsidy_run_submit(actor=users.get(username="county"), run=run)
+    subsidy_run_approve(actor=users.get(username="finance"), run=run)
+    run.refresh_from_db()
+    lines = run.lines.filter(amount_due__gt=0)
+    due = sum(lines.values_list("amount_due", flat=True), Decimal("0"))
+
+    page.get_by_role("button", name="退出").click()
+    page.wait_for_url("**/login/**")
+    log_in(page, "finance", DEMO_PASSWORD)
+    page.wait_for_url("**/")
+    page.get_by_role("link", name="年度贴息").first.click()
+    page.get_by_role("link", name="2025", exact=True).first.click()
+    page.get_by_test_id("request-payout-pdf").click()
+    page.wait_for_url(re.compile(r"/reports/\d+/$"))
+    expect(page.get_by_test_id("report-state")).to_have_text("已生成")
+    save_screenshot(page, "reports-payout-ready")
+    name, text = download(page, tmp_path, page.get_by_test_id("download").click)
+    assert name.endswith("贴息资金拨付明细表.pdf"), name
+    assert "贴息资金拨付明细表" in text
+    assert f"{due:,.2f}" in text
+    assert text.count("总计") == 1, "the grand total is printed once"
+    assert re.search(r"第 1 页 共 \d+ 页", text)
+    assert not re.search(r"\b\d{17}[\dX]\b", text), "no whole ID number"
+
+    page.get_by_role("link", name="报表").first.click()
+    form = page.get_by_test_id("county-report-form")
+    chosen = form.get_by_label("项目").select_option(value=str(run.programme_id))
+    assert chosen == [str(run.programme_id)]
+    expect(form.get_by_label("项目").locator("option:checked")).to_contain_text("振兴贷 2025")
+    form.get_by_label("统计截至").fill("2026-11-23")
+    form.get_by_test_id("request-county-report").click()
+    page.wait_for_url(re.compile(r"/reports/\d+/$"))
+    expect(page.get_by_test_id("report-state")).to_have_text("已生成")
+    name, text = download(page, tmp_path, page.get_by_test_id("download").click)
+    assert "工作情况统计表" in name, name
+    assert "680" in text
+    principal = sum(
+        Loan.objects.filter(programme=run.programme).values_list("principal", flat=True),
+        Decimal("0"),
+    )
+    assert f"{principal:,.2f}" in text
+    assert "88.2" in text
+    page.get_by_role("link", name="报表").first.click()
+    expect(page.get_by_test_id("reports").locator("tbody tr")).to_have_count(2)
+    save_screenshot(page, "reports-list")
