@@ -30,6 +30,12 @@ from reports.models import Report
 TODAY = datetime.date(2026, 11, 23)
 
 
+# Every test asks for the database (``db``), so that pytest-django runs the
+# module with the other database tests, before the transactional ones whose
+# end empties the tables the module's seed needs (the role groups).
+pytestmark = pytest.mark.django_db
+
+
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
@@ -109,7 +115,7 @@ def test_the_workbook_has_the_same_figures(seeded, db):
     ]
 
 
-def test_page_one_renders_to_an_image(pdf_path, tmp_path):
+def test_page_one_renders_to_an_image(seeded, db, pdf_path, tmp_path):
     subprocess.run(
         ["pdftoppm", "-png", "-r", "50", "-f", "1", "-l", "1", str(pdf_path), str(tmp_path / "p")],
         check=True,
