@@ -1,4 +1,4 @@
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,6 +25,7 @@ def user_create(
     A township officer is bound to exactly one township; every other role is
     county-wide and must not carry one. ``password=None`` makes an account
     that cannot log in with a password (a co-op service account using a key).
+    A password must pass AUTH_PASSWORD_VALIDATORS.
     """
     role = Role(role)
     if role in TOWNSHIP_BOUND_ROLES:
@@ -41,6 +42,10 @@ def user_create(
     if password is None:
         user.set_unusable_password()
     else:
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from error
         user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()

@@ -75,7 +75,25 @@ def _svg(figure: Figure, title: str) -> str:
     svg = re.sub(r'\bid="([^"]+)"', lambda m: f'id="{prefix}{m.group(1)}"', svg)
     svg = re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}{m.group(1)})", svg)
     svg = re.sub(r'href="#([^"]+)"', lambda m: f'href="#{prefix}{m.group(1)}"', svg)
+    # The pages' Content Security Policy refuses inline styles (a <style>
+    # element or a style="" attribute) in the dashboard: state the same
+    # properties as SVG presentation attributes, which browsers and
+    # WeasyPrint read alike. matplotlib's one rule, stroke joins and caps,
+    # is inherited from the root.
+    svg = re.sub(r"\s*<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>", "", svg, count=1)
+    svg = svg.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
+    svg = re.sub(r' style="([^"]*)"', _presentation_attributes, svg)
     return svg
+
+
+def _presentation_attributes(match: re.Match) -> str:
+    """``style="fill: #fff; stroke-width: 0.8"`` as ``fill="#fff" stroke-width="0.8"``."""
+    attributes = []
+    for declaration in match.group(1).split(";"):
+        name, _colon, value = declaration.partition(":")
+        if name.strip():
+            attributes.append('%s="%s"' % (name.strip(), value.strip()))
+    return " " + " ".join(attributes)
 
 
 def _amount_formatter(unit_divisor: int):

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.roles import township_q
 from accounts.services import personal_data_export_log
 from common.money import ZERO, yuan
 from loans.loan_forms import add_service_error
@@ -35,6 +36,7 @@ from loans.loan_forms import add_service_error
 from . import payout_files, services
 from .models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
 from .payout_forms import BatchPaymentForm, LineFailedForm, LinePaidForm
+from .run_selectors import is_township_bound
 
 VIEW_PERMISSIONS = ("subsidies.view_subsidyrun", "subsidies.view_paymentbatch")
 PAY_PERMISSION = "subsidies.pay_subsidyrun"
@@ -79,6 +81,26 @@ def _may_download(user, batch: PaymentBatch) -> bool:
     all of them (a township officer only if the batch is their township's)."""
     lines = services.payment_batch_lines(batch)
     return lines.for_user(user).count() == lines.count()
+
+
+def _batches_for_user(user, run: SubsidyRun) -> list[PaymentBatch]:
+    """The run's batches; for a township officer only those that paid lines
+    of their township, each counted and summed over those lines alone (a
+    batch's stored figures are the whole county's)."""
+    batches = list(run.batches.select_related("created_by"))
+    if not is_township_bound(user):
+        return batches
+    own = []
+    for batch in batches:
+        figures = (
+            services.payment_batch_lines(batch)
+            .for_user(user)
+            .aggregate(count=Count("pk"), total=Sum("amount_due"))
+        )
+        if figures["count"]:
+            batch.line_count, batch.total = figures["count"], figures["total"]
+            own.append(batch)
+    return own
 
 
 def _back(request) -> QueryDict:
@@ -183,11 +205,13 @@ def _render(request, run: SubsidyRun, *, batch_form=None, line_form=None, status
     }
 
     # A failed line moves on to the next batch: its failure is counted from
-    # the payment records, where the batch it failed in stays.
+    # the payment records, where the batch it failed in stays. Counted, like
+    # everything on the page, over the lines the user may see.
     by_batch = Counter(
         {
             (row["batch"], row["payment"]): row["count"]
-            for row in SubsidyLine.objects.filter(batch__run=run)
+            for row in SubsidyLine.objects.for_user(user)
+            .filter(batch__run=run)
             .order_by()
             .values("batch", "payment")
             .annotate(count=Count("pk"))
@@ -195,14 +219,16 @@ def _render(request, run: SubsidyRun, *, batch_form=None, line_form=None, status
     )
     failed = Counter(
         dict(
-            PaymentRecord.objects.filter(batch__run=run, status=Payment.FAILED)
+            PaymentRecord.objects.filter(
+                township_q(user, "line__township_id"), batch__run=run, status=Payment.FAILED
+            )
             .order_by()
             .values("batch")
             .annotate(count=Count("line", distinct=True))
             .values_list("batch", "count")
         )
     )
-    batches = list(run.batches.select_related("created_by"))
+    batches = _batches_for_user(user, run)
     for batch in batches:
         batch.run = run
         batch.issued_count = by_batch[batch.pk, Payment.ISSUED]

@@ -89,3 +89,31 @@ def test_the_site_speaks_chinese_first_in_shanghai_time():
     assert settings_value("settings.LANGUAGE_CODE") == "zh-hans"
     assert settings_value("settings.TIME_ZONE") == "Asia/Shanghai"
     assert settings_value("[code for code, _ in settings.LANGUAGES]") == "['zh-hans', 'en']"
+
+
+def test_production_cookies_are_secure_and_hsts_is_a_year():
+    production = {"DJANGO_ENV": "production", "SECRET_KEY": STRONG_KEY, "ALLOWED_HOSTS": "x.cn"}
+    names = [
+        "SESSION_COOKIE_SECURE",
+        "CSRF_COOKIE_SECURE",
+        "SESSION_COOKIE_HTTPONLY",
+        "SECURE_SSL_REDIRECT",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+        "AXES_CLIENT_IP_CALLABLE",
+        "SESSION_COOKIE_AGE",
+        "SESSION_SAVE_EVERY_REQUEST",
+    ]
+    expression = "[getattr(settings, name, None) for name in %r]" % names
+    assert settings_value(expression, **production) == repr(
+        [True, True, True, True, 31536000, True, "accounts.login.proxied_client_ip", 1800, True]
+    )
+    # On a laptop (plain HTTP) cookies must not be marked Secure, and the
+    # client address is the connection's own.
+    assert settings_value(expression) == repr(
+        [False, False, True, False, 0, False, None, 1800, True]
+    )
+
+
+def test_the_session_idle_time_comes_from_the_environment():
+    assert settings_value("settings.SESSION_COOKIE_AGE", SESSION_IDLE_SECONDS="600") == "600"

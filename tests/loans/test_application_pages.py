@@ -160,7 +160,9 @@ def test_a_page_costs_the_same_queries_for_3_or_30_rows(
     for _ in range(rows):
         submit(cast.county, programme, people.borrower(), amount="10000.00")
     client_for(client, cast.county)
-    with django_assert_max_num_queries(12):
+    # 12, and 3 for the session saved again at the end of the request (its
+    # idle expiry pushed ahead: SAVEPOINT, UPDATE, RELEASE).
+    with django_assert_max_num_queries(15):
         response = client.get(reverse("applications:list"))
     assert len(response.context["applications"]) == rows
 
