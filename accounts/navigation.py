@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from .history_selectors import HISTORY_ROLES
 from .roles import Role, role_of
 
 
@@ -131,7 +132,8 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         title=_("Change history"),
         description=_("Who changed what, when and from where, for every record."),
-        roles=frozenset({Role.AUDITOR, Role.COUNTY}),
+        roles=HISTORY_ROLES,
+        url_name="history:list",
     ),
 )
 

@@ -22,6 +22,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.history import history_record_bulk
 from accounts.roles import may_act_in_township
 
 from .models import (
@@ -280,21 +281,32 @@ def borrowers_refresh_categories(*, today: datetime.date) -> int:
     holds = Position.objects.filter(in_force, borrower=OuterRef("pk"))
     committee = Exists(holds.filter(title__in=committee_titles))
     group = Exists(holds.exclude(title__in=committee_titles))
-    changed = 0
+    changed = []
     with transaction.atomic():
-        changed += (
-            Borrower.objects.filter(committee)
-            .exclude(category=Borrower.Category.VILLAGE_COMMITTEE)
-            .update(category=Borrower.Category.VILLAGE_COMMITTEE)
-        )
-        changed += (
-            Borrower.objects.filter(~committee & group)
-            .exclude(category=Borrower.Category.GROUP_CADRE)
-            .update(category=Borrower.Category.GROUP_CADRE)
-        )
-        stale = Borrower.objects.filter(~committee & ~group).exclude(category=F("base_category"))
-        changed += stale.update(category=F("base_category"))
-    return changed
+        for stale, category in (
+            (
+                Borrower.objects.filter(committee).exclude(
+                    category=Borrower.Category.VILLAGE_COMMITTEE
+                ),
+                Borrower.Category.VILLAGE_COMMITTEE,
+            ),
+            (
+                Borrower.objects.filter(~committee & group).exclude(
+                    category=Borrower.Category.GROUP_CADRE
+                ),
+                Borrower.Category.GROUP_CADRE,
+            ),
+            (
+                Borrower.objects.filter(~committee & ~group).exclude(category=F("base_category")),
+                F("base_category"),
+            ),
+        ):
+            ids = list(stale.values_list("pk", flat=True))
+            Borrower.objects.filter(pk__in=ids).update(category=category)
+            changed += ids
+        # update() skips save(): record the changes in the history here.
+        history_record_bulk(Borrower.objects.filter(pk__in=changed), history_type="~")
+    return len(changed)
 
 
 @transaction.atomic

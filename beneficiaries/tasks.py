@@ -1,10 +1,13 @@
 from celery import shared_task
 from django.utils import timezone
 
+from accounts.history import history_context
+
 from .services import borrowers_refresh_categories
 
 
 @shared_task(name="beneficiaries.refresh_categories")
 def refresh_categories() -> int:
     """Daily: positions start and end on dates, so stored categories drift."""
-    return borrowers_refresh_categories(today=timezone.localdate())
+    with history_context(reason="scheduled task: beneficiaries.refresh_categories"):
+        return borrowers_refresh_categories(today=timezone.localdate())

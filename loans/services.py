@@ -17,6 +17,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.history import history_record_bulk
 from accounts.roles import may_act_in_township
 from beneficiaries.models import Borrower, Enterprise, Household
 from common.money import ZERO, yuan
@@ -644,6 +645,8 @@ def _record_status(loan: Loan, *, on: datetime.date) -> bool:
         return False
     LoanStatusChange.objects.create(loan=loan, on=on, from_status=loan.status, to_status=status)
     Loan.objects.filter(pk=loan.pk).update(status=status, updated_at=timezone.now())
+    # update() skips save(): record the change in the history here.
+    history_record_bulk(Loan.objects.filter(pk=loan.pk), history_type="~")
     loan.status = status
     return True
 

@@ -10,6 +10,8 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+from accounts.history import history_context
+
 from .models import PublicNotice
 from .services import loan_statuses_record, notices_release_due
 
@@ -35,7 +37,8 @@ def release_due_notices() -> int:
                 notice.pk,
             )
             continue
-        released += notices_release_due(actor=creator, today=today, notice=notice)
+        with history_context(user=creator, reason="scheduled task: loans.release_due_notices"):
+            released += notices_release_due(actor=creator, today=today, notice=notice)
     return released
 
 
@@ -43,4 +46,5 @@ def release_due_notices() -> int:
 def record_loan_statuses() -> int:
     """Record every loan whose status changed by today (overdue the day after
     maturity with principal left); answer how many changed."""
-    return loan_statuses_record(today=timezone.localdate())
+    with history_context(reason="scheduled task: loans.record_loan_statuses"):
+        return loan_statuses_record(today=timezone.localdate())

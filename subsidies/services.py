@@ -22,6 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.history import history_context, history_record_bulk
 from common.money import ZERO
 from loans.models import LedgerEntry, Loan, LprRate, Programme
 
@@ -171,9 +172,30 @@ def _townships(run: SubsidyRun) -> list[int]:
 
 
 def _launch(run_id: int, generation: int, townships: list[int]) -> None:
+    """Queue the computation. A broker that is down or refuses the messages
+    fails the run at once with a message saying so, rather than leave it
+    "computing" for ever: the county computes it again once the queue is
+    back. A part that did get queued finds the run no longer current and
+    writes nothing."""
+    from celery import current_app
+
     from .tasks import launch_computation
 
-    launch_computation(run_id, generation, townships)
+    try:
+        launch_computation(run_id, generation, townships)
+    except Exception as error:
+        if current_app.conf.task_always_eager:
+            raise  # no broker involved: a fault of the computation itself
+        logger.exception("Subsidy run %s could not be queued", run_id)
+        subsidy_run_fail(
+            run_id=run_id,
+            generation=generation,
+            error=_(
+                "The task queue is not available, so the computation was not started (%(error)s). "
+            )
+            % {"error": type(error).__name__}
+            + _("Try again in a few minutes."),
+        )
 
 
 def _current(run_id: int, generation: int, *, share: bool) -> SubsidyRun | None:
@@ -190,6 +212,24 @@ def _current(run_id: int, generation: int, *, share: bool) -> SubsidyRun | None:
     return run
 
 
+COMPUTATION_REASON = "task: subsidy computation"
+SCHEDULED_REASON = "scheduled task: subsidy computation"
+
+
+def _computation_history(run_id: int):
+    """The history of what a computation's tasks write names the user who
+    started the computation; a scheduled start names nobody, and says so."""
+    started = (
+        SubsidyRunTransition.objects.filter(run=run_id, to_state=State.COMPUTING)
+        .select_related("actor")
+        .order_by("-at", "-pk")
+        .first()
+    )
+    starter = started.actor if started else None
+    reason = COMPUTATION_REASON if starter else SCHEDULED_REASON
+    return history_context(user=starter, reason=reason)
+
+
 def subsidy_run_compute_part(*, run_id: int, generation: int, township_id: int) -> int | None:
     """Compute and store the lines of one township. Safe to run any number of
     times: it replaces the township's lines in one transaction. Answers the
@@ -198,16 +238,19 @@ def subsidy_run_compute_part(*, run_id: int, generation: int, township_id: int) 
     if run is None or run.generation != generation or run.state != State.COMPUTING:
         return None
     lines, adjustments = _compute_township(run, township_id)
-    with transaction.atomic():
+    with transaction.atomic(), _computation_history(run_id):
         if _current(run_id, generation, share=True) is None:
             return None
         SubsidyAdjustment.objects.filter(line__run=run, line__township_id=township_id).delete()
+        replaced = SubsidyLine.objects.filter(run=run, township_id=township_id)
+        history_record_bulk(replaced, history_type="-")
         # Straight DELETE: the collector would load every line to look for
         # dependants, and a line still being computed has none left
         # (adjustments just deleted; payments exist only on frozen runs).
-        SubsidyLine.objects.filter(run=run, township_id=township_id)._raw_delete(connection.alias)
+        replaced._raw_delete(connection.alias)
         SubsidyRunPart.objects.filter(run=run, township_id=township_id).delete()
         _insert_lines(lines)
+        history_record_bulk(replaced, history_type="+")
         if adjustments:
             line_ids = dict(
                 SubsidyLine.objects.filter(
@@ -258,7 +301,7 @@ def _insert_lines(lines: list[SubsidyLine]) -> None:
 
 def subsidy_run_finish(*, run_id: int, generation: int) -> SubsidyRun | None:
     """Close a computation once its parts are in: totals, state computed."""
-    with transaction.atomic():
+    with transaction.atomic(), _computation_history(run_id):
         run = _current(run_id, generation, share=False)
         if run is None:
             return None
@@ -300,7 +343,7 @@ def subsidy_run_finish(*, run_id: int, generation: int) -> SubsidyRun | None:
 
 
 def subsidy_run_fail(*, run_id: int, generation: int, error: str) -> SubsidyRun | None:
-    with transaction.atomic():
+    with transaction.atomic(), _computation_history(run_id):
         run = _current(run_id, generation, share=False)
         if run is None:
             return None
@@ -629,7 +672,9 @@ def subsidy_run_approve(*, actor, run: SubsidyRun) -> SubsidyRun:
         run.approved_by = actor
         run.approved_at = timezone.now()
         run.save()
-        run.lines.filter(amount_due__lte=0).update(payment=Payment.NOTHING_DUE)
+        nothing_due = run.lines.filter(amount_due__lte=0)
+        nothing_due.update(payment=Payment.NOTHING_DUE)
+        history_record_bulk(nothing_due, history_type="~", user=actor)
         _close_if_paid(run, actor)
     return run
 
@@ -741,6 +786,7 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
         SubsidyLine.objects.filter(pk__in=[line.pk for line in payable]).update(
             payment=Payment.ISSUED, batch=batch, payment_note=""
         )
+        history_record_bulk(SubsidyLine.objects.filter(batch=batch), history_type="~", user=actor)
         PaymentRecord.objects.bulk_create(
             PaymentRecord(line=line, batch=batch, status=Payment.ISSUED, actor=actor)
             for line in payable
@@ -804,9 +850,9 @@ def payment_batch_record(
         issued = list(batch.lines.filter(payment=Payment.ISSUED))
         if not issued:
             raise ValidationError(_("No line of this batch is waiting for its payment."))
-        batch.lines.filter(pk__in=[line.pk for line in issued]).update(
-            payment=Payment.PAID, voucher_no=voucher_no.strip(), paid_on=paid_on
-        )
+        recorded = batch.lines.filter(pk__in=[line.pk for line in issued])
+        recorded.update(payment=Payment.PAID, voucher_no=voucher_no.strip(), paid_on=paid_on)
+        history_record_bulk(recorded, history_type="~", user=actor)
         PaymentRecord.objects.bulk_create(
             PaymentRecord(
                 line=line,
@@ -856,6 +902,7 @@ def payment_line_record(
         else:
             line.payment = Payment.FAILED
             line.payment_note = note.strip()
+        line._history_user = actor
         line.save(update_fields=["payment", "voucher_no", "paid_on", "payment_note"])
         PaymentRecord.objects.create(
             line=line,

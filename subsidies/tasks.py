@@ -8,6 +8,8 @@ import logging
 from celery import chord, shared_task
 from django.utils import timezone
 
+from accounts.history import history_context
+
 from .calculation import CalculationError
 from .services import (
     subsidy_run_compute_part,
@@ -63,5 +65,6 @@ def computation_failed(request, exc, traceback, run_id: int, generation: int) ->
 def start_due_runs() -> list[int]:
     """On 5 January: a draft run for the previous subsidy year of every
     active programme that has none."""
-    runs = subsidy_runs_start_due(today=timezone.localdate())
+    with history_context(reason="scheduled task: subsidies.start_due_runs"):
+        runs = subsidy_runs_start_due(today=timezone.localdate())
     return [run.pk for run in runs]
