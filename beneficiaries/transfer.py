@@ -22,12 +22,13 @@ import tablib
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import IntegrityError
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.formula import ArrayFormula, DataTableFormula
 
 from . import resources as workbook
 from .filters import DEFAULT_ORDER, BorrowerFilter
@@ -37,6 +38,11 @@ from .services import industry_kinds
 logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+# What the parts of an uploaded .xlsx may unpack to. A real 5 MB workbook
+# unpacks to some 70 MB (worksheet XML compresses about 14 to 1); a zip bomb
+# to hundreds of megabytes or more, and is refused before it is parsed.
+MAX_UNPACKED_BYTES = 20 * MAX_UPLOAD_BYTES
+FORMULA_CELLS_SHOWN = 5
 ERROR_COLUMN = "错误"
 # Excel's own light red for bad cells ("Light red fill").
 ERROR_FILL = PatternFill(fill_type="solid", start_color="FFFFC7CE", end_color="FFFFC7CE")
@@ -98,25 +104,81 @@ def read_workbook(path: Path) -> Sheet:
     """Read the first sheet of an .xlsx: check the header row and return
     the non-empty rows with their Excel row numbers.
 
-    Raises ``WorkbookError`` for a file that is not a readable workbook or
-    lacks columns; cell values are left for the resource to judge.
+    Raises ``WorkbookError`` for a file that is not a readable workbook
+    (whatever the reader trips on: a broken archive, broken XML, entities
+    expanding without end), that unpacks to more than MAX_UNPACKED_BYTES,
+    that holds a formula, or that lacks columns; cell values are left for
+    the resource to judge.
     """
+    _check_unpacked_size(path)
     try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError):
+        return _read_sheet(path)
+    except WorkbookError:
+        raise
+    except Exception:
+        # A file damaged or crafted to break the reader: the file's fault,
+        # not the system's; logged in case it is the reader's after all.
+        logger.warning("Workbook %s could not be read", path.name, exc_info=True)
+        raise WorkbookError(_unreadable()) from None
+
+
+def _unreadable() -> str:
+    return _(
+        "This file cannot be read as an Excel workbook (.xlsx). "
+        "Save it from Excel or WPS as .xlsx and upload it again."
+    )
+
+
+def _check_unpacked_size(path: Path) -> None:
+    """Refuse a zip bomb before any XML is parsed, by the sizes the archive
+    declares for its parts: zipfile never inflates a part beyond its
+    declared size (more data fails the part's checksum)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise WorkbookError(_unreadable()) from None
+    if unpacked > MAX_UNPACKED_BYTES:
         raise WorkbookError(
             _(
-                "This file cannot be read as an Excel workbook (.xlsx). "
-                "Save it from Excel or WPS as .xlsx and upload it again."
+                "This workbook unpacks to %(size)s, more than the %(limit)s an import may hold. "
+                "Split the rows into several workbooks."
             )
-        ) from None
+            % {"size": filesizeformat(unpacked), "limit": filesizeformat(MAX_UNPACKED_BYTES)}
+        )
+
+
+def _is_formula(value) -> bool:
+    """The reader (data_only=False) gives a formula as its text ("=SUM(…)"),
+    or as an object for array and data-table formulas. Text typed with a
+    leading "=" counts too: openpyxl would write it back as a live formula
+    into every export of the registry."""
+    return isinstance(value, ArrayFormula | DataTableFormula) or (
+        isinstance(value, str) and value.startswith("=")
+    )
+
+
+def _formula_cells(values, number: int) -> list[str]:
+    return [f"{get_column_letter(i + 1)}{number}" for i, v in enumerate(values) if _is_formula(v)]
+
+
+def _read_sheet(path: Path) -> Sheet:
+    # The file is opened here so that it is closed even when the reader
+    # fails half-way through opening the workbook.
+    with path.open("rb") as handle:
+        return _read_first_sheet(load_workbook(handle, read_only=True, data_only=False))
+
+
+def _read_first_sheet(book) -> Sheet:
     try:
         if not book.worksheets:
             raise WorkbookError(_("The workbook has no worksheet."))
         rows = book.worksheets[0].iter_rows(values_only=True)
-        headers = [_header(value) for value in next(rows, ())]
+        header_row = next(rows, ())
+        formulas = _formula_cells(header_row, 1)
+        headers = [_header(value) for value in header_row]
         missing = [column for column in workbook.REQUIRED_HEADERS if column not in headers]
-        if missing:
+        if missing and not formulas:
             raise WorkbookError(
                 _(
                     "The first row of the first sheet must hold the column headers; "
@@ -137,6 +199,9 @@ def read_workbook(path: Path) -> Sheet:
         dataset = tablib.Dataset(headers=list(workbook.COLUMNS))
         row_numbers = []
         for number, values in enumerate(rows, start=2):
+            formulas += _formula_cells(values, number)
+            if formulas:
+                continue  # the file is refused; only the formulas are still looked for
             cells = [values[i] if i is not None and i < len(values) else None for i in positions]
             cells = [c.strip() if isinstance(c, str) else c for c in cells]
             if all(c is None or c == "" for c in cells):
@@ -145,6 +210,17 @@ def read_workbook(path: Path) -> Sheet:
             row_numbers.append(number)
     finally:
         book.close()
+    if formulas:
+        cells = "、".join(formulas[:FORMULA_CELLS_SHOWN])
+        if len(formulas) > FORMULA_CELLS_SHOWN:
+            cells += _(" and %(count)d more") % {"count": len(formulas) - FORMULA_CELLS_SHOWN}
+        raise WorkbookError(
+            _(
+                "The workbook holds formulas (cells %(cells)s); an import takes plain values "
+                "only. Copy the cells and paste them as values, then upload the workbook again."
+            )
+            % {"cells": cells}
+        )
     if not row_numbers:
         raise WorkbookError(_("The workbook has headers but no rows to import."))
     return Sheet(dataset=dataset, row_numbers=row_numbers)

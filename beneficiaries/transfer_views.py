@@ -14,12 +14,13 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.services import personal_data_export_log
 
 from . import transfer
-from .transfer_forms import WorkbookUploadForm
+from .transfer_forms import UploadLimitHandler, WorkbookUploadForm
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SESSION_KEY = "borrower_import"
@@ -62,13 +63,21 @@ def _render_preview(request, report: transfer.ImportReport, *, at_confirm: bool 
     )
 
 
+@csrf_exempt  # checked by _import_start, once the upload handler is in place
 @login_required
 @permission_required(IMPORT_PERMISSION, raise_exception=True)
 @require_http_methods(["GET", "POST"])
 def import_start(request):
     """Upload a workbook; the answer is the dry run's preview."""
+    limit = UploadLimitHandler(request)
+    request.upload_handlers.insert(0, limit)
+    return _import_start(request, limit)
+
+
+@csrf_protect
+def _import_start(request, limit: UploadLimitHandler):
     if request.method == "POST":
-        form = WorkbookUploadForm(request.POST, request.FILES)
+        form = WorkbookUploadForm(request.POST, request.FILES, refused_size=limit.refused_size)
     else:
         form = WorkbookUploadForm()
     if form.is_bound and form.is_valid():

@@ -117,13 +117,25 @@ def run_start(request):
         except ValidationError as error:
             add_service_error(form, error)
         else:
-            messages.success(
-                request,
-                _("The subsidy run of %(programme)s for %(year)s has started.")
-                % {"year": run.year, "programme": run.programme.name},
-            )
+            if not _failed_to_start(request, run):
+                messages.success(
+                    request,
+                    _("The subsidy run of %(programme)s for %(year)s has started.")
+                    % {"year": run.year, "programme": run.programme.name},
+                )
             return redirect("subsidies:run", pk=run.pk)
     return _render_list(request, start_form=form, status=400)
+
+
+def _failed_to_start(request, run: SubsidyRun) -> bool:
+    """Whether the computation just launched has failed already (the task
+    queue is down, or an eager computation failed): its error is shown
+    instead of the success message."""
+    run.refresh_from_db(fields=["state", "error"])
+    if run.state != State.FAILED:
+        return False
+    messages.error(request, run.error)
+    return True
 
 
 # --- A run --------------------------------------------------------------------
@@ -195,9 +207,10 @@ def run_progress(request, pk: int):
     return JsonResponse(selectors.run_progress(run).as_json())
 
 
-def _act(request, run: SubsidyRun, service, done: str, **kwargs):
+def _act(request, run: SubsidyRun, service, done: str, *, launches=False, **kwargs):
     """Call a service on the run: its success message and back to the run,
-    or its refusal shown on the run's page (nothing changed)."""
+    or its refusal shown on the run's page (nothing changed). ``launches``:
+    the service queues a computation, which may have failed to start."""
     try:
         service(actor=request.user, run=run, **kwargs)
     except PermissionDenied as error:
@@ -209,7 +222,8 @@ def _act(request, run: SubsidyRun, service, done: str, **kwargs):
         for message in error.messages:
             messages.error(request, message)
         return _render_detail(request, _get_run_for_user(request, run.pk), status=400)
-    messages.success(request, done)
+    if not (launches and _failed_to_start(request, run)):
+        messages.success(request, done)
     return redirect("subsidies:run", pk=run.pk)
 
 
@@ -218,7 +232,7 @@ def _act(request, run: SubsidyRun, service, done: str, **kwargs):
 @require_POST
 def run_compute(request, pk: int):
     run = _get_run_for_user(request, pk)
-    return _act(request, run, subsidy_run_compute, _("The run is being recomputed."))
+    return _act(request, run, subsidy_run_compute, _("The run is being recomputed."), launches=True)
 
 
 @login_required

@@ -107,11 +107,15 @@ def start_worker(
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     worker = WorkerProcess(process=process, queue=queue, name=name, log_path=log_path)
     deadline = time.monotonic() + startup_timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the worker exited with {process.returncode}:\n{worker.log()}")
-        if celery_app.control.ping(destination=[name], timeout=0.5):
-            return worker
+    try:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"the worker exited with {process.returncode}:\n{worker.log()}")
+            if celery_app.control.ping(destination=[name], timeout=0.5):
+                return worker
+    except BaseException:
+        worker.stop()  # a ping that raised would leave the worker running
+        raise
     worker.stop()
     raise RuntimeError(f"the worker did not answer within {startup_timeout} s:\n{worker.log()}")
 

@@ -9,16 +9,20 @@ null when the error is not about one field (a bad key, a throttled client).
 request's language (Chinese unless the client sends ``Accept-Language: en``).
 """
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
+
+logger = logging.getLogger(__name__)
 
 # Codes that say "this contradicts what is already stored": the request as a
 # whole answers 409 when any row carries one.
@@ -63,6 +67,23 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "request_too_large"
 
 
+class DatabaseUnavailable(exceptions.APIException):
+    """The connection to the database failed in the middle of the request
+    (a restart, a network cut). Every write of the API runs in one
+    transaction, so the request's records are all stored or none; and a
+    record sent again is answered "already_exists", so sending the same
+    request again is always safe."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _(
+        "The database connection failed while this request was processed, so it was not "
+        "completed. Send the same request again in a moment: records already stored are "
+        "reported as already_exists."
+    )
+    default_code = "database_unavailable"
+    retry_after = 5
+
+
 def errors_of_detail(
     detail, *, field: str | None = None, index: int | None = None
 ) -> Iterator[ApiError]:
@@ -96,9 +117,14 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.error("The database failed during an API request", exc_info=exc)
+        exc = DatabaseUnavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
+    if isinstance(exc, DatabaseUnavailable):
+        response["Retry-After"] = str(exc.retry_after)
     batch = False
     if isinstance(exc, ApiErrors):
         errors, batch = exc.errors, exc.batch

@@ -1,5 +1,11 @@
 """The OpenAPI schema, the reference page, and schemathesis against the live
 schema with a co-op key: no 5xx, and every response as the schema says.
+Then every operation again with every other caller: no key, a revoked key,
+a key whose account was deactivated, a key held by
+each role that is not a co-op (made directly: the service refuses to issue
+one), a logged-in officer's session without a key, and another co-op's
+key: no 5xx, each refused as the schema says (401, 403), and the other
+co-op sees nothing of the first one's.
 
 The fuzz run is marked ``postgres`` (CI runs it on PostgreSQL, as part of
 ``make test``); it calls the WSGI application in-process, on the test's own
@@ -24,9 +30,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts.roles import Role
+from accounts.services import user_create
 from loans.api.permissions import ApiKeyRateThrottle
+from loans.api_keys import _digest, api_key_issue, api_key_revoke
+from loans.models import ApiKey, CreditCoop
 from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
-from tests.api.conftest import client_with, quarter_rows, repayment_row
+from tests.api.conftest import CONTRACT, client_with, quarter_rows, repayment_row
 from zhenxingdai.wsgi import application
 
 SCHEMA = "/api/v1/schema/?format=json"
@@ -177,3 +187,78 @@ def test_the_api_keeps_to_its_schema(case, key, fuzz_ready, monkeypatch):
             negative_data_rejection,
         ],
     )
+
+
+# Every other caller --------------------------------------------------------------
+
+
+def _key_held_by(user, coop, name: str) -> str:
+    """A key row for any account, as a mistake or a forged row would make it."""
+    key = f"{name}.{name}-secret-{user.pk}"
+    ApiKey.objects.create(user=user, coop=coop, prefix=name, key_hash=_digest(key))
+    return key
+
+
+@pytest.fixture
+def callers(cast, coop, key, client) -> dict[str, tuple[dict, set[int] | None]]:
+    """Each caller's headers and the statuses it may get (None: any but 5xx)."""
+    revoked_account = user_create(username="coop-revoked", password="x" * 20, role=Role.COOP)
+    revoked = api_key_issue(actor=cast.county, user=revoked_account, coop=coop)
+    api_key_revoke(actor=cast.county, api_key=revoked[0])
+    leaver = user_create(username="coop-leaver", password="x" * 20, role=Role.COOP)
+    left = api_key_issue(actor=cast.county, user=leaver, coop=coop)[1]
+    leaver.is_active = False
+    leaver.save()
+    other_coop = CreditCoop.objects.create(name="普洱农商行", code="puer-rcb", county_code="530822")
+    other_account = user_create(username="coop-other", password="x" * 20, role=Role.COOP)
+    other = api_key_issue(actor=cast.county, user=other_account, coop=other_coop)[1]
+    client.force_login(cast.county)
+    session = client.cookies["sessionid"].value
+
+    def token(value: str) -> dict:
+        return {"Authorization": "Token " + value}
+
+    refused, forbidden = {401}, {403}
+    return {
+        "no key": ({}, refused),
+        "revoked key": (token(revoked[1]), refused),
+        "deactivated account": (token(left), refused),
+        "county officer's session": ({"Cookie": f"sessionid={session}"}, refused),
+        **{
+            f"{role} key": (token(_key_held_by(getattr(cast, role), coop, role[:10])), forbidden)
+            for role in ("county", "township_officer_a", "finance", "auditor")
+        },
+        "another co-op's key": (token(other), None),
+    }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@live_schema.parametrize()
+@settings(
+    max_examples=5,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_caller_gets_a_server_error_or_another_coops_records(
+    case, callers, fuzz_ready, monkeypatch
+):
+    monkeypatch.setattr(ApiKeyRateThrottle, "rate", "100000/minute", raising=False)
+    for name, (headers, expected) in callers.items():
+        response = case.call_and_validate(
+            headers=headers,
+            checks=[
+                not_a_server_error,
+                status_code_conformance,
+                content_type_conformance,
+                response_schema_conformance,
+            ],
+        )
+        if expected is not None:
+            assert response.status_code in expected, (name, response.status_code, response.text)
+            assert response.json()["errors"], name
+        elif response.status_code < 300 and "/applications/" not in case.path:
+            # Applications are the county's, for every co-op to lend on;
+            # loans, their ledger and subsidy lines are each co-op's own.
+            assert CONTRACT not in response.text, (name, response.text)
