@@ -74,12 +74,11 @@ def mojiang(db) -> Division:
     return divisions_load_county(county_code=MOJIANG).county
 
 
-@pytest.fixture
-def cast(mojiang):
-    """One account per role, with two township officers of different townships.
-
-    Every account's password is ``PASSWORD``.
-    """
+def make_cast() -> SimpleNamespace:
+    """One account per role, with two township officers of different
+    townships (every password ``PASSWORD``); outside a fixture too, for
+    module-scoped data."""
+    county = divisions_load_county(county_code=MOJIANG).county
     township_a = Division.objects.get(code="530822101")  # 联珠镇
     township_b = Division.objects.get(code="530822102")  # 通关镇
 
@@ -87,7 +86,7 @@ def cast(mojiang):
         return user_create(username=username, password=PASSWORD, role=role, township=township)
 
     return SimpleNamespace(
-        county_division=mojiang,
+        county_division=county,
         township_a=township_a,
         township_b=township_b,
         county=make("county-officer", Role.COUNTY),
@@ -97,6 +96,15 @@ def cast(mojiang):
         finance=make("finance-officer", Role.FINANCE),
         auditor=make("auditor", Role.AUDITOR),
     )
+
+
+@pytest.fixture
+def cast(mojiang):
+    """One account per role, with two township officers of different townships.
+
+    Every account's password is ``PASSWORD``.
+    """
+    return make_cast()
 
 
 @pytest.fixture

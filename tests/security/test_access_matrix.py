@@ -47,12 +47,10 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from accounts.roles import Role, role_of, township_of
-from accounts.services import user_create
-from beneficiaries.models import Borrower, Division, Enterprise, Household, Industry
+from beneficiaries.models import Borrower, Enterprise, Household, Industry
 from beneficiaries.services import (
     borrower_create,
     division_create,
-    divisions_load_county,
     enterprise_create,
     household_create,
 )
@@ -79,7 +77,7 @@ from subsidies.services import (
     subsidy_run_submit,
 )
 from tests.beneficiaries.factories import mobile, resident_id
-from tests.conftest import MOJIANG, PASSWORD
+from tests.conftest import MOJIANG, make_cast
 from zhenxingdai.celery import app as celery_app
 
 # Every test asks for the database, so that pytest-django runs the module
@@ -96,29 +94,6 @@ PIG = "生猪"
 
 
 # --- The world ------------------------------------------------------------------
-
-
-def make_cast() -> SimpleNamespace:
-    """The cast of tests/conftest.py (same usernames and townships), built
-    outside a test so that a module-scoped world can use it."""
-    county = divisions_load_county(county_code=MOJIANG).county
-    township_a = Division.objects.get(code="530822101")  # 联珠镇
-    township_b = Division.objects.get(code="530822102")  # 通关镇
-
-    def make(username, role, township=None):
-        return user_create(username=username, password=PASSWORD, role=role, township=township)
-
-    return SimpleNamespace(
-        county_division=county,
-        township_a=township_a,
-        township_b=township_b,
-        county=make("county-officer", Role.COUNTY),
-        township_officer_a=make("township-officer-a", Role.TOWNSHIP, township_a),
-        township_officer_b=make("township-officer-b", Role.TOWNSHIP, township_b),
-        coop=make("coop", Role.COOP),
-        finance=make("finance-officer", Role.FINANCE),
-        auditor=make("auditor", Role.AUDITOR),
-    )
 
 
 # What differs between the two townships' halves of the world. The serials
