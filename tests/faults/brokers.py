@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from kombu import pools
 
 from tests.services import IN_CI
 from zhenxingdai.celery import app as celery_app
@@ -93,8 +94,10 @@ class RedisServer:
 def forget_broker_connections() -> None:
     """Drop the app's pooled broker connections and its result backend, so
     that the next use connects to the URL now configured."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # kombu keeps the pools in a registry keyed by connection: closing the
+    # app's pool alone would leave a closed pool there for the next test on
+    # the same URL ("Acquire on closed pool"). Close and forget them all.
+    pools.reset()
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:
