@@ -279,7 +279,7 @@ class ChangeRow:
         return "%s #%s" % (self.model_name, self.record_id)
 
 
-class _RelatedNames:
+class RelatedNames:
     """Names of the records that foreign keys point to, one query per model."""
 
     def __init__(self):
@@ -309,7 +309,7 @@ def _shown_fields(historical) -> list:
     return [f for f in historical.tracked_fields if f.name not in SKIPPED_FIELDS]
 
 
-def _display(model_field, value, related: _RelatedNames, show_personal_data: bool) -> str:
+def display_value(model_field, value, related: RelatedNames, show_personal_data: bool) -> str:
     if value is None or value == "":
         return "—"
     if model_field.is_relation:
@@ -354,7 +354,7 @@ def history_rows(keys, *, show_personal_data: bool) -> list[ChangeRow]:
 
     records: dict[tuple[str, int], object] = {}
     previous: dict[tuple[str, int], object] = {}
-    related = _RelatedNames()
+    related = RelatedNames()
     for label, history_ids in by_model.items():
         historical = _historical(models[label])
         earlier = historical.objects.filter(id=OuterRef("id")).filter(
@@ -408,8 +408,8 @@ def history_rows(keys, *, show_personal_data: bool) -> list[ChangeRow]:
         changes = [
             FieldChange(
                 label=capfirst(str(model_field.verbose_name)),
-                old=_display(model_field, old, related, show_personal_data),
-                new=_display(model_field, new, related, show_personal_data),
+                old=display_value(model_field, old, related, show_personal_data),
+                new=display_value(model_field, new, related, show_personal_data),
             )
             for model_field, old, new in diffs[label, history_id]
         ]
@@ -431,7 +431,7 @@ def history_rows(keys, *, show_personal_data: bool) -> list[ChangeRow]:
     return result
 
 
-def _record_name(label: str, row, related: _RelatedNames) -> str:
+def _record_name(label: str, row, related: RelatedNames) -> str:
     if label in _RECORD_NAMES:
         return _RECORD_NAMES[label](row) or ""
     owner = _RECORD_OWNERS.get(label)

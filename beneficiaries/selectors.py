@@ -5,15 +5,14 @@ confines itself with ``for_user``; none of them writes.
 """
 
 import datetime
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from accounts.history_selectors import RelatedNames, display_value
 from common.identifiers import normalize_resident_id
-from common.masking import mask_account, mask_phone, mask_resident_id
 
 from .filters import DEFAULT_ORDER, BorrowerFilter
 from .models import (
@@ -21,7 +20,6 @@ from .models import (
     Division,
     DrivenHousehold,
     Household,
-    Industry,
     Position,
     derive_category,
 )
@@ -143,15 +141,6 @@ def village_groups_for(user):
 
 # Never shown as a change: bookkeeping, not data.
 HISTORY_SKIPPED_FIELDS = {"id", "created_at", "updated_at"}
-# Shown masked to users who may not see whole numbers.
-HISTORY_MASKED_FIELDS = {
-    "id_number": mask_resident_id,
-    "head_id_number": mask_resident_id,
-    "phone": mask_phone,
-    "account_number": mask_account,
-}
-
-
 # Where a model's verbose name is too general for a person.
 HISTORY_LABELS = {(Borrower, "name"): _lazy("Full name")}
 
@@ -177,46 +166,6 @@ class HistoryEntry:
     order: int = 0
 
 
-class _RelatedNames:
-    """Names of the records that foreign keys in the history point to,
-    fetched in one query per model rather than one per change."""
-
-    def __init__(self):
-        self.wanted: dict[type, set] = defaultdict(set)
-        self.found: dict[type, dict] = {}
-
-    def want(self, model, pk):
-        if pk is not None:
-            self.wanted[model].add(pk)
-
-    def fetch(self):
-        for model, pks in self.wanted.items():
-            queryset = model._default_manager.all()
-            if model is Industry:
-                queryset = queryset.select_related("parent")
-            self.found[model] = queryset.in_bulk(pks)
-
-    def name(self, model, pk) -> str:
-        if pk is None:
-            return ""
-        obj = self.found.get(model, {}).get(pk)
-        return str(obj) if obj is not None else "#%s" % pk
-
-
-def _display(model_field, value, related: _RelatedNames, show_personal_data: bool) -> str:
-    if value is None or value == "":
-        return "—"
-    if model_field.is_relation:
-        return related.name(model_field.related_model, value)
-    if model_field.choices:
-        return str(dict(model_field.flatchoices).get(value, value))
-    if isinstance(value, bool):
-        return _("Yes") if value else _("No")
-    if not show_personal_data and model_field.name in HISTORY_MASKED_FIELDS:
-        return HISTORY_MASKED_FIELDS[model_field.name](str(value))
-    return str(value)
-
-
 def _tracked(record) -> list:
     return [f for f in record.tracked_fields if f.name not in HISTORY_SKIPPED_FIELDS]
 
@@ -234,7 +183,7 @@ def borrower_history(*, borrower: Borrower, show_personal_data: bool) -> list[Hi
         (Position, Position.history.filter(borrower_id=borrower.pk)),
         (DrivenHousehold, DrivenHousehold.history.filter(borrower_id=borrower.pk)),
     ]
-    related = _RelatedNames()
+    related = RelatedNames()
     pairs = []  # (model, record, previous record of the same object or None)
     for model, records in series:
         previous_by_object = {}
@@ -253,8 +202,8 @@ def borrower_history(*, borrower: Borrower, show_personal_data: bool) -> list[Hi
             changes = [
                 FieldChange(
                     label=str(HISTORY_LABELS.get((model, name), model_field.verbose_name)),
-                    old=_display(model_field, old, related, show_personal_data),
-                    new=_display(model_field, new, related, show_personal_data),
+                    old=display_value(model_field, old, related, show_personal_data),
+                    new=display_value(model_field, new, related, show_personal_data),
                 )
                 for model_field, name, old, new in _diff(model, record, previous)
             ]
@@ -296,7 +245,7 @@ def _diff(model, record, previous):
     return found
 
 
-def _history_subject(model, record, related: _RelatedNames) -> str:
+def _history_subject(model, record, related: RelatedNames) -> str:
     if model is Borrower:
         return _("Borrower")
     if model is Household:
