@@ -13,6 +13,17 @@ def round_fen(amount: Decimal) -> Decimal:
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
+TENTH = Decimal("0.1")
+
+
+def percent(part: Decimal | int, whole: Decimal | int) -> Decimal:
+    """``part`` of ``whole`` in per cent, half-up to 0.1 (600 of 680: 88.2);
+    0 of nothing is 0.0."""
+    if not whole:
+        return Decimal("0.0")
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
 def yuan(amount: Decimal | int | str) -> str:
     """``1234567.8`` → ``1,234,567.80`` for display."""
     return f"{Decimal(amount).quantize(FEN, rounding=ROUND_HALF_UP):,}"

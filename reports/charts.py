@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 # matplotlib keeps its font cache in its config directory; the app's home
 # may be read-only (the container), so it goes to the temporary directory.
@@ -32,6 +32,8 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
+
+from common.money import percent
 
 FONT_FAMILY = ["Noto Sans CJK SC", "Noto Sans CJK JP", "DejaVu Sans"]
 
@@ -196,10 +198,3 @@ def share_chart(
         )
         axes.set_aspect("equal")
     return _svg(figure, title)
-
-
-def percent(part: Number, whole: Number) -> Decimal:
-    """``part`` as a percentage of ``whole``, half-up to 0.1 (0 of nothing is 0)."""
-    if not whole:
-        return Decimal("0.0")
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

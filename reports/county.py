@@ -34,7 +34,7 @@ import datetime
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db.models import Q, Sum
 from django.template.defaultfilters import date as date_filter
@@ -54,7 +54,7 @@ from beneficiaries.models import (
     Position,
     derive_category,
 )
-from common.money import ZERO, round_fen, yuan
+from common.money import ZERO, percent, round_fen, yuan
 from common.pdf import PRINT_LANGUAGE, render_pdf
 from loans.loan_selectors import with_ledger_totals
 from loans.models import Loan, Programme
@@ -63,9 +63,6 @@ from subsidies.models import SubsidyLine, SubsidyRun
 from .builders import Built, Progress
 from .charts import bar_chart, share_chart
 from .models import Report
-
-TENTH = Decimal("0.1")
-HUNDRED = Decimal("100")
 
 Category = Borrower.Category
 # The order categories are listed in, highest first: a household with
@@ -131,13 +128,6 @@ class CountyFigures:
     by_category: tuple[Row, ...]
     by_industry: tuple[Row, ...]
     by_farming: tuple[Row, ...]
-
-
-def percentage(part: int | Decimal, whole: int | Decimal) -> Decimal:
-    """``part`` of ``whole`` in per cent, half-up to 0.1 (600 of 680: 88.2)."""
-    if not whole:
-        return Decimal("0.0")
-    return (Decimal(part) * HUNDRED / Decimal(whole)).quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -325,8 +315,8 @@ def _rows(tallies, labels: dict, total: Figures, *, groups: dict | None = None) 
             Row(
                 label=label,
                 figures=figures,
-                household_share=percentage(figures.households, total.households),
-                principal_share=percentage(figures.principal, total.principal),
+                household_share=percent(figures.households, total.households),
+                principal_share=percent(figures.principal, total.principal),
                 group=(groups or {}).get(key, ""),
             )
         )

@@ -16,7 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from common.money import FEN, ZERO
+from common.money import ZERO, round_fen
 
 from .models import PaymentBatch
 
@@ -45,9 +45,7 @@ def filename(batch: PaymentBatch, fmt: str) -> str:
 
 
 def _amount(value: Decimal) -> Decimal:
-    if not isinstance(value, Decimal):
-        raise TypeError("an amount must be Decimal, not %s" % type(value).__name__)
-    return value.quantize(FEN)
+    return round_fen(value)  # refuses anything but a Decimal
 
 
 def batch_xlsx(batch: PaymentBatch, rows: list[dict]) -> bytes:

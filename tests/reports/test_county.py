@@ -37,7 +37,7 @@ from openpyxl import load_workbook
 
 from beneficiaries.models import Borrower, Enterprise, Industry
 from beneficiaries.services import driven_household_link, enterprise_create
-from common.money import ZERO, yuan
+from common.money import ZERO, percent, yuan
 from loans.interest import expected_schedule
 from loans.models import Application, Loan
 from loans.selectors import loan_position
@@ -50,7 +50,7 @@ from loans.services import (
     notices_release_due,
 )
 from reports.builders import no_progress
-from reports.county import county_figures, county_pdf, county_xlsx, percentage
+from reports.county import county_figures, county_pdf, county_xlsx
 from reports.models import Report
 from subsidies.models import SubsidyLine
 from subsidies.services import (
@@ -371,7 +371,7 @@ def test_a_township_report_counts_that_township_only(cast, book, paid_run):
     ],
 )
 def test_percentages_are_rounded_half_up_to_a_tenth(part, whole, expected):
-    assert percentage(part, whole) == Decimal(expected)
+    assert percent(part, whole) == Decimal(expected)
 
 
 def report_for(cast, programme, *, township=None, fmt=Report.Format.PDF):
