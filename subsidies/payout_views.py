@@ -36,7 +36,7 @@ from loans.loan_forms import add_service_error
 from . import payout_files, services
 from .models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
 from .payout_forms import BatchPaymentForm, LineFailedForm, LinePaidForm
-from .run_selectors import is_township_bound
+from .run_selectors import batches_for_user
 
 VIEW_PERMISSIONS = ("subsidies.view_subsidyrun", "subsidies.view_paymentbatch")
 PAY_PERMISSION = "subsidies.pay_subsidyrun"
@@ -81,26 +81,6 @@ def _may_download(user, batch: PaymentBatch) -> bool:
     all of them (a township officer only if the batch is their township's)."""
     lines = services.payment_batch_lines(batch)
     return lines.for_user(user).count() == lines.count()
-
-
-def _batches_for_user(user, run: SubsidyRun) -> list[PaymentBatch]:
-    """The run's batches; for a township officer only those that paid lines
-    of their township, each counted and summed over those lines alone (a
-    batch's stored figures are the whole county's)."""
-    batches = list(run.batches.select_related("created_by"))
-    if not is_township_bound(user):
-        return batches
-    own = []
-    for batch in batches:
-        figures = (
-            services.payment_batch_lines(batch)
-            .for_user(user)
-            .aggregate(count=Count("pk"), total=Sum("amount_due"))
-        )
-        if figures["count"]:
-            batch.line_count, batch.total = figures["count"], figures["total"]
-            own.append(batch)
-    return own
 
 
 def _back(request) -> QueryDict:
@@ -228,7 +208,7 @@ def _render(request, run: SubsidyRun, *, batch_form=None, line_form=None, status
             .values_list("batch", "count")
         )
     )
-    batches = _batches_for_user(user, run)
+    batches = batches_for_user(user, run)
     for batch in batches:
         batch.run = run
         batch.issued_count = by_batch[batch.pk, Payment.ISSUED]

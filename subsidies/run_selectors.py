@@ -24,8 +24,8 @@ from loans.models import Loan, Programme
 from loans.programme_selectors import percent_text
 
 from . import calculation
-from .models import SubsidyAdjustment, SubsidyLine, SubsidyRun, SubsidyRunPart
-from .services import line_detail
+from .models import PaymentBatch, SubsidyAdjustment, SubsidyLine, SubsidyRun, SubsidyRunPart
+from .services import line_detail, payment_batch_lines
 
 State = SubsidyRun.State
 
@@ -591,3 +591,26 @@ def line_working_page(line: SubsidyLine, *, each_day: bool = False) -> LineWorki
         expected_unrounded=sum((s.expected for s in segments), ZERO),
         eligible_unrounded=sum((s.eligible for s in segments), ZERO),
     )
+
+
+# --- The payout ----------------------------------------------------------------
+
+
+def batches_for_user(user, run: SubsidyRun) -> list[PaymentBatch]:
+    """The run's batches; for a township officer only those that paid lines
+    of their township, each counted and summed over those lines alone (a
+    batch's stored figures are the whole county's)."""
+    batches = list(run.batches.select_related("created_by"))
+    if not is_township_bound(user):
+        return batches
+    own = []
+    for batch in batches:
+        figures = (
+            payment_batch_lines(batch)
+            .for_user(user)
+            .aggregate(count=Count("pk"), total=Sum("amount_due"))
+        )
+        if figures["count"]:
+            batch.line_count, batch.total = figures["count"], figures["total"]
+            own.append(batch)
+    return own
