@@ -5,10 +5,11 @@ line with ``line_working`` and the line page calls it again, with
 ``detail=True``, to show the working day by day.
 
 The loan's days inside the subsidy year are cut into runs of days that share
-everything the rule looks at (balance, the posting that covers them, before
-or after maturity or write-off); each run has a reason (eligible, or why
-not). Interest is summed per posting as balance × days and multiplied by
-rate / basis once per posting, then rounded half-up to the fen, as a bank
+everything the rule looks at (balance, the quota left to it by the
+household's earlier loans, the posting that covers them, before or after
+maturity or write-off); each run has a reason (eligible, or why not).
+Interest is summed per posting as balance × days and multiplied by rate /
+basis once per posting, then rounded half-up to the fen, as a bank
 does per settlement (step 3).
 """
 
@@ -30,20 +31,62 @@ UNREPORTED = "unreported"
 
 
 @dataclass(frozen=True)
+class EarlierLoan:
+    """A loan of the same household in the programme that comes before the
+    loan computed (by disbursement date, then contract number): on each day
+    its balance uses the household's quota first (step 2).
+
+    A written-off loan stops using the quota on its write-off day, as
+    approval leaves written-off loans out of what a household has committed.
+    """
+
+    contract_no: str
+    principal: Decimal
+    disbursed_on: datetime.date
+    repayments: tuple[tuple[datetime.date, Decimal], ...] = ()
+    written_off_on: datetime.date | None = None
+
+    def balance_on(self, day: datetime.date) -> Decimal:
+        if day < self.disbursed_on:
+            return ZERO
+        if self.written_off_on is not None and day >= self.written_off_on:
+            return ZERO
+        return max(_balance_on(self.principal, self.repayments, day), ZERO)
+
+    def changes(self) -> set[datetime.date]:
+        """The days on which its balance changes."""
+        days = {self.disbursed_on, *(day for day, _amount in self.repayments)}
+        if self.written_off_on is not None:
+            days.add(self.written_off_on)
+        return days
+
+
+@dataclass(frozen=True)
 class LoanTerms:
     principal: Decimal
     rate: Decimal
     disbursed_on: datetime.date
     maturity_on: datetime.date
     written_off_on: datetime.date | None = None
-    # The household's tier quota this loan may use; None: no limit below the balance.
+    # The household's tier quota; None: no limit below the balance.
     quota: Decimal | None = None
     # The subsidy-rate cap; None: the contract rate.
     cap_rate: Decimal | None = None
+    # The household's earlier loans in the programme, whose balances on a
+    # day come off the quota this loan may use that day.
+    earlier: tuple[EarlierLoan, ...] = ()
 
     @property
     def subsidised_rate(self) -> Decimal:
         return self.rate if self.cap_rate is None else min(self.rate, self.cap_rate)
+
+    def quota_on(self, day: datetime.date) -> Decimal | None:
+        """The quota this loan may use on ``day``: the tier quota less the
+        balances of the earlier loans that day, never below zero."""
+        if self.quota is None or not self.earlier:
+            return self.quota
+        used = sum((loan.balance_on(day) for loan in self.earlier), ZERO)
+        return max(self.quota - used, ZERO)
 
 
 @dataclass(frozen=True)
@@ -83,6 +126,7 @@ class DayRun:
     first: datetime.date
     last: datetime.date
     balance: Decimal
+    quota: Decimal | None  # the quota this loan may use on these days; None: no limit
     base: Decimal  # min(balance, quota): the balance that earns a subsidy
     reason: str
     txn_id: str | None  # the posting that covers these days, if any
@@ -120,6 +164,9 @@ class LineWorking:
     interest_above_quota: Decimal
     paid_on_time: Decimal
     subsidy: Decimal
+    # The least quota the loan could use on a day of the year on which it
+    # had a balance (the quota of its first day if it had none); None: no limit.
+    least_quota: Decimal | None = None
     periods: tuple[PeriodWorking, ...] = ()
     runs: tuple[DayRun, ...] = field(default=(), compare=False)
 
@@ -178,7 +225,6 @@ def line_working(
     )
     rate = terms.rate
     capped = terms.subsidised_rate
-    quota = terms.quota
     first = max(year_start, terms.disbursed_on)
     stop = year_end + ONE_DAY  # the first day after the year
 
@@ -196,6 +242,8 @@ def line_working(
     if terms.written_off_on:
         cuts.add(terms.written_off_on)
     cuts.update(day for day, _amount in repayments)
+    for earlier in terms.earlier:
+        cuts.update(earlier.changes())
     for posting in postings:
         cuts.add(posting.period_start)
         cuts.add(posting.period_end + ONE_DAY)
@@ -210,6 +258,7 @@ def line_working(
     eligible_balance_bd = ZERO  # balance × days on eligible days
     days = {ELIGIBLE: 0, OVERDUE: 0, LATE: 0, WRITTEN_OFF: 0, UNREPORTED: 0}
     runs = []
+    least_quota = None
 
     balance = _balance_on(terms.principal, repayments, first)
     repaid_index = sum(1 for day, _amount in repayments if day <= first)
@@ -237,7 +286,12 @@ def line_working(
             reason = ELIGIBLE
         count = (end - start).days
         days[reason] += count
-        base = balance if quota is None else min(balance, quota)
+        quota = terms.quota_on(start)
+        if quota is None:
+            base = balance
+        else:
+            base = min(balance, quota)
+            least_quota = quota if least_quota is None else min(least_quota, quota)
         balance_days = balance * count
         if reason != WRITTEN_OFF:
             if posting is None:
@@ -254,6 +308,7 @@ def line_working(
                     first=start,
                     last=end - ONE_DAY,
                     balance=balance,
+                    quota=quota,
                     base=base,
                     reason=reason,
                     txn_id=posting.txn_id if posting else None,
@@ -297,6 +352,8 @@ def line_working(
             paid_on_time += reported
     if unposted_bd:
         expected_total += round_fen(unposted_bd * rate / basis)
+    if least_quota is None:
+        least_quota = terms.quota_on(first)
 
     return LineWorking(
         eligible_days=days[ELIGIBLE],
@@ -312,6 +369,7 @@ def line_working(
         interest_above_quota=round_fen(above_quota_bd * capped / basis),
         paid_on_time=paid_on_time,
         subsidy=round_fen(subsidised_total * rule.ratio),
+        least_quota=least_quota,
         periods=tuple(periods),
         runs=tuple(runs),
     )

@@ -475,6 +475,7 @@ class SegmentRow:
     last: datetime.date
     days: int
     balance: Decimal
+    quota: Decimal | None  # what the household's earlier loans leave this loan; None: no limit
     base: Decimal
     reason: str
     reason_label: str
@@ -500,6 +501,7 @@ class PeriodRow:
 @dataclass(frozen=True)
 class LineWorkingPage:
     working: calculation.LineWorking
+    terms: calculation.LoanTerms
     periods: list[PeriodRow]
     segments: list[SegmentRow]
     rate: Decimal
@@ -533,7 +535,7 @@ def line_working_page(line: SubsidyLine, *, each_day: bool = False) -> LineWorki
     """The line's working recomputed from the ledger as the run read it
     (``services.line_detail``): the periods, the runs of days with their
     interest and, with ``each_day``, every day's interest."""
-    working = line_detail(line)
+    terms, working = line_detail(line)
     programme = line.run.programme
     rate = line.loan.annual_rate
     capped = line.subsidised_rate
@@ -559,6 +561,7 @@ def line_working_page(line: SubsidyLine, *, each_day: bool = False) -> LineWorki
                 last=day_run.last,
                 days=day_run.days,
                 balance=day_run.balance,
+                quota=day_run.quota,
                 base=day_run.base,
                 reason=day_run.reason,
                 reason_label=str(REASON_LABELS[day_run.reason]),
@@ -571,7 +574,8 @@ def line_working_page(line: SubsidyLine, *, each_day: bool = False) -> LineWorki
     subsidised_total = sum((p.subsidised for p in working.periods), ZERO)
     subsidy = round_fen(subsidised_total * programme.subsidy_ratio)
     matches = (
-        working.subsidy == line.subsidy
+        working.least_quota == line.quota
+        and working.subsidy == line.subsidy
         and working.reported_interest == line.reported_interest
         and working.expected_interest == line.expected_interest
         and working.eligible_interest == line.eligible_interest
@@ -579,6 +583,7 @@ def line_working_page(line: SubsidyLine, *, each_day: bool = False) -> LineWorki
     )
     return LineWorkingPage(
         working=working,
+        terms=terms,
         periods=[PeriodRow(period) for period in working.periods],
         segments=segments,
         rate=rate,

@@ -26,7 +26,15 @@ from accounts.history import history_context, history_record_bulk
 from common.money import ZERO
 from loans.models import LedgerEntry, Loan, LprRate, Programme
 
-from .calculation import CalculationError, LineWorking, LoanTerms, Posting, Rule, line_working
+from .calculation import (
+    CalculationError,
+    EarlierLoan,
+    LineWorking,
+    LoanTerms,
+    Posting,
+    Rule,
+    line_working,
+)
 from .models import (
     PaymentBatch,
     PaymentRecord,
@@ -430,6 +438,64 @@ def _ledger_as_of(loans, as_of):
     return postings, repayments
 
 
+_LOAN_FIELDS = (
+    "pk",
+    "contract_no",
+    "principal",
+    "annual_rate",
+    "disbursed_on",
+    "maturity_on",
+    "written_off_on",
+    "application__quota",
+    "application__household_id",
+)
+
+
+def _loan_order(loan: dict):
+    """Which of a household's loans uses its quota first (DOMAIN.md section 5, step 2)."""
+    return loan["disbursed_on"], loan["contract_no"]
+
+
+def _earlier_loans(loans, repayments) -> dict[int, tuple[EarlierLoan, ...]]:
+    """For each loan (rows of ``_LOAN_FIELDS``), the loans of its household
+    among ``loans`` that come before it, with their repayments."""
+    by_household = defaultdict(list)
+    for loan in loans:
+        if loan["application__household_id"] is not None:
+            by_household[loan["application__household_id"]].append(loan)
+    earlier = {}
+    for household_loans in by_household.values():
+        if len(household_loans) == 1:
+            continue
+        before = []
+        for loan in sorted(household_loans, key=_loan_order):
+            earlier[loan["pk"]] = tuple(before)
+            before.append(
+                EarlierLoan(
+                    contract_no=loan["contract_no"],
+                    principal=loan["principal"],
+                    disbursed_on=loan["disbursed_on"],
+                    repayments=tuple(sorted(repayments.get(loan["pk"], ()))),
+                    written_off_on=loan["written_off_on"],
+                )
+            )
+    return earlier
+
+
+def _loan_terms(loan: dict, *, cap_rate, earlier: tuple[EarlierLoan, ...]) -> LoanTerms:
+    household_loan = loan["application__household_id"] is not None
+    return LoanTerms(
+        principal=loan["principal"],
+        rate=loan["annual_rate"],
+        disbursed_on=loan["disbursed_on"],
+        maturity_on=loan["maturity_on"],
+        written_off_on=loan["written_off_on"],
+        quota=loan["application__quota"],
+        cap_rate=cap_rate,
+        earlier=earlier if household_loan else (),
+    )
+
+
 def _compute_township(run: SubsidyRun, township_id: int):
     """The lines (unsaved) of one township, and the adjustments carried from
     the programme's frozen years. A fixed number of queries, whatever the
@@ -438,43 +504,41 @@ def _compute_township(run: SubsidyRun, township_id: int):
     first, last = programme.subsidy_year_bounds(run.year)
     rule = _rule(programme)
     caps = _CapRates(programme)
+    township_loans = Loan.objects.filter(programme=programme, township_id=township_id)
     loans = list(
-        Loan.objects.filter(programme=programme, township_id=township_id, disbursed_on__lte=last)
-        .order_by("disbursed_on", "pk")
-        .values(
-            "pk",
-            "contract_no",
-            "principal",
-            "annual_rate",
-            "disbursed_on",
-            "maturity_on",
-            "written_off_on",
-            "application__quota",
-            "application__household_id",
+        township_loans.filter(disbursed_on__lte=last)
+        .order_by("disbursed_on", "contract_no")
+        .values(*_LOAN_FIELDS)
+    )
+    # The same households' loans booked in another township (a household
+    # that moved) still use their quota first.
+    elsewhere = list(
+        Loan.objects.filter(
+            programme=programme,
+            disbursed_on__lte=last,
+            application__household__in=township_loans.values("application__household"),
         )
+        .exclude(township_id=township_id)
+        .values(*_LOAN_FIELDS)
     )
     loan_ids = [loan["pk"] for loan in loans]
-    loan_filter = Loan.objects.filter(programme=programme, township_id=township_id)
-    postings, repayments = _ledger_as_of(loan_filter, run.as_of)
-
-    terms = {}
-    quota_used = defaultdict(lambda: ZERO)  # by household, in disbursement order
-    for loan in loans:
-        quota = loan["application__quota"]
-        household = loan["application__household_id"]
-        if quota is not None and household is not None:
-            quota_left = max(quota - quota_used[household], ZERO)
-            quota_used[household] += loan["principal"]
-            quota = quota_left
-        terms[loan["pk"]] = LoanTerms(
-            principal=loan["principal"],
-            rate=loan["annual_rate"],
-            disbursed_on=loan["disbursed_on"],
-            maturity_on=loan["maturity_on"],
-            written_off_on=loan["written_off_on"],
-            quota=quota,
-            cap_rate=caps.for_loan(loan["disbursed_on"], loan["contract_no"]),
+    loan_filter = township_loans
+    if elsewhere:
+        loan_filter = Loan.objects.filter(
+            Q(programme=programme, township_id=township_id)
+            | Q(pk__in=[loan["pk"] for loan in elsewhere])
         )
+    postings, repayments = _ledger_as_of(loan_filter, run.as_of)
+    earlier = _earlier_loans(loans + elsewhere, repayments)
+
+    terms = {
+        loan["pk"]: _loan_terms(
+            loan,
+            cap_rate=caps.for_loan(loan["disbursed_on"], loan["contract_no"]),
+            earlier=earlier.get(loan["pk"], ()),
+        )
+        for loan in loans
+    }
 
     adjustments = _adjustments(run, township_id, terms, rule, postings, repayments)
     lines = []
@@ -505,7 +569,7 @@ def _line(run, loan_id, township_id, terms: LoanTerms, working: LineWorking, pro
         loan_id=loan_id,
         township_id=township_id,
         generation=run.generation,
-        quota=terms.quota,
+        quota=working.least_quota,
         subsidised_rate=terms.subsidised_rate,
         eligible_days=working.eligible_days,
         days_outside_year=working.days_outside_year,
@@ -613,24 +677,29 @@ def _adjustments(run, township_id, terms, rule, postings, repayments):
     return carried
 
 
-def line_detail(line: SubsidyLine) -> LineWorking:
-    """The working of a stored line, day by day, recomputed from the ledger
-    as the run read it (the same inputs give the same figures)."""
+def line_detail(line: SubsidyLine) -> tuple[LoanTerms, LineWorking]:
+    """The terms and the working of a stored line, day by day, recomputed
+    from the ledger as the run read it (the same inputs give the same
+    figures)."""
     run = line.run
     programme = run.programme
     first, last = programme.subsidy_year_bounds(run.year)
-    postings, repayments = _ledger_as_of(Loan.objects.filter(pk=line.loan_id), run.as_of)
     loan = line.loan
-    terms = LoanTerms(
-        principal=loan.principal,
-        rate=loan.annual_rate,
-        disbursed_on=loan.disbursed_on,
-        maturity_on=loan.maturity_on,
-        written_off_on=loan.written_off_on,
-        quota=line.quota,
-        cap_rate=None if line.subsidised_rate == loan.annual_rate else line.subsidised_rate,
-    )
-    return line_working(
+    household_id = loan.application.household_id
+    household_loans = Loan.objects.filter(pk=loan.pk)
+    if household_id is not None:
+        household_loans = Loan.objects.filter(
+            programme=programme,
+            application__household_id=household_id,
+            disbursed_on__lte=loan.disbursed_on,
+        )
+    rows = list(household_loans.values(*_LOAN_FIELDS))
+    postings, repayments = _ledger_as_of(household_loans, run.as_of)
+    row = next(row for row in rows if row["pk"] == loan.pk)
+    earlier = _earlier_loans(rows, repayments).get(loan.pk, ())
+    cap_rate = None if line.subsidised_rate == loan.annual_rate else line.subsidised_rate
+    terms = _loan_terms(row, cap_rate=cap_rate, earlier=earlier)
+    return terms, line_working(
         terms=terms,
         rule=_rule(programme),
         year_start=first,

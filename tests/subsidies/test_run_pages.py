@@ -764,15 +764,16 @@ def test_a_line_shows_the_stored_figures_and_the_working_that_gives_them(client,
     rule = text(re.search(r'data-testid="rule-sum">(.*?)</p>', html, re.S).group(1))
     assert rule == "Σ 498.33 + 0.00 + 705.33 + 697.67 = 1,901.33 × 100.00% = 1,901.33 元"
     segments = rows_of(response, "segments")
-    assert [(row[0], row[1], row[2], row[5], row[6]) for row in segments] == [
+    assert [(row[0], row[1], row[2], row[6], row[7]) for row in segments] == [
         ("2025-01-15", "2025-03-20", "65", "可贴息", "B-I-1"),
         ("2025-03-21", "2025-06-20", "92", "利息迟付", "B-I-2"),
         ("2025-06-21", "2025-09-20", "92", "可贴息", "B-I-3"),
         ("2025-09-21", "2025-12-20", "91", "可贴息", "B-I-4"),
     ]
     # 80,000 × 3.45 % ÷ 360 = 7.666… a day: 65 days 498.333333, unrounded.
-    assert segments[0][7:] == ["498.333333", "498.333333"]
-    assert segments[1][7:] == ["705.333333", "0.000000"]
+    assert [row[4] for row in segments] == ["100,000.00"] * 4  # the quota left, alone
+    assert segments[0][8:] == ["498.333333", "498.333333"]
+    assert segments[1][8:] == ["705.333333", "0.000000"]
     assert 'class="day-row"' not in html
 
 
@@ -812,14 +813,14 @@ def test_a_line_with_unreported_days_shows_them_as_such(client, cast, run, loans
     line = line_of(run, loans.c)
     response = as_user(client, cast.county).get(reverse("subsidies:line", args=[line.pk]))
     last = rows_of(response, "segments")[-1]
-    assert (last[0], last[1], last[2], last[5], last[6]) == (
+    assert (last[0], last[1], last[2], last[6], last[7]) == (
         "2025-09-21",
         "2025-12-20",
         "91",
         "未报送利息",
         "—",
     )
-    assert last[7] == "637.000000"  # 72,000 × 91 × 0.035 ÷ 360
+    assert last[8] == "637.000000"  # 72,000 × 91 × 0.035 ÷ 360
     assert 'data-days="unreported">91<' in response.content.decode()
 
 
