@@ -224,7 +224,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["loans.api.permissions.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": "1000/minute"},
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["loans.api.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "loans.api.exceptions.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
