@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 MO := locale/zh_Hans/LC_MESSAGES/django.mo
 PO := locale/zh_Hans/LC_MESSAGES/django.po
+DEMO_PORT ?= 8000
 
 # Debian packages: WeasyPrint's libraries, CJK fonts, gettext for the
 # translations; the tests add Chromium for the browser and poppler for
@@ -15,19 +16,21 @@ PO := locale/zh_Hans/LC_MESSAGES/django.po
 SYSTEM_PACKAGES := python3-venv gettext libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk
 TEST_SYSTEM_PACKAGES := $(SYSTEM_PACKAGES) chromium poppler-utils
 
-.PHONY: demo test lint format bench messages system-packages test-system-packages clean
+.PHONY: demo test var lint format bench messages system-packages test-system-packages clean
 
-demo: system-packages $(VENV)/.runtime-installed $(MO)
+# git ignores var/ (the SQLite database, stored reports, collected static
+# files), so a fresh clone has none: make it first.
+demo: system-packages $(VENV)/.runtime-installed $(MO) var
 	$(PY) manage.py migrate --noinput --verbosity 0
 	$(PY) manage.py seed_demo
 	@echo
-	@echo "Zhenxingdai demo: http://127.0.0.1:8000/  (Ctrl-C stops it)"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "Zhenxingdai demo: http://127.0.0.1:$(DEMO_PORT)/  (Ctrl-C stops it)"
+	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
 
 # Two processes, one per core. Tests are handed out in collection order, in
 # which pytest-django puts the transactional ones (whose end flushes every
 # table) after all the others; grouping by file would break that order.
-test: test-system-packages $(VENV)/.dev-installed $(MO) lint
+test: test-system-packages $(VENV)/.dev-installed $(MO) var lint
 	$(VENV)/bin/pytest -n 2 --dist load
 
 lint: $(VENV)/.dev-installed
@@ -52,6 +55,9 @@ system-packages:
 
 test-system-packages:
 	@bash scripts/system-packages.sh $(TEST_SYSTEM_PACKAGES)
+
+var:
+	@mkdir -p var/media var/staticfiles var/screenshots
 
 $(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'

@@ -102,6 +102,10 @@ TEMPLATES = [
 WSGI_APPLICATION = "zhenxingdai.wsgi.application"
 ASGI_APPLICATION = "zhenxingdai.asgi.application"
 
+if not env.str("DATABASE_URL", default=""):
+    # git ignores var/, so a fresh clone has none: SQLite cannot create the
+    # file of the demo's database in a folder that is not there.
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {
     "default": env.db(
         "DATABASE_URL",
