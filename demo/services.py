@@ -1,6 +1,7 @@
 """The Mojiang demo: divisions, one login per role, the registry of
-borrowers and the households they lead (demo/generator.py), and their
-applications, loans and ledgers (demo/loans.py).
+borrowers and the households they lead (demo/generator.py), their
+applications, loans and ledgers (demo/loans.py), and the subsidy year 2025
+computed, approved and paid (demo/subsidies.py).
 
 Everything here goes through the domain services (the driven households in
 bulk, validated the same way) and is safe to run again: a second run finds
@@ -21,6 +22,7 @@ from beneficiaries.services import divisions_load_county
 
 from .generator import demo_plan, demo_registry_seed
 from .loans import demo_loans_seed
+from .subsidies import demo_subsidies_seed
 
 MOJIANG = "530822"
 DEMO_PASSWORD = "zhenxingdai-demo"
@@ -95,10 +97,17 @@ def demo_seed(*, today: datetime.date | None = None) -> dict:
         today=today,
         registry=plan,
     )
+    subsidies = demo_subsidies_seed(
+        county=by_role[Role.COUNTY],
+        finance=by_role[Role.FINANCE],
+        township_officers=officers,
+        today=today,
+    )
     return {
         "divisions": divisions,
         "logins": logins,
         "registry": registry,
         "loans": loans,
+        "subsidies": subsidies,
         "today": today,
     }

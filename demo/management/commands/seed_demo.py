@@ -1,14 +1,19 @@
+from collections import Counter
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Count
 from django.utils import timezone
 
 from beneficiaries.models import Division
 from demo.data import REFERENCE_DATE
 from demo.generator import demo_registry_figures
-from demo.loans import demo_loans_figures
+from demo.loans import PROGRAMME_NAME, REGION_CODE, demo_loans_figures
 from demo.services import DEMO_PASSWORD, demo_seed
 from loans.loan_selectors import status_label
 from loans.models import Application, Loan
+from reports.models import Report
+from subsidies.models import SubsidyLine, SubsidyRun
 
 
 class Command(BaseCommand):
@@ -35,6 +40,7 @@ class Command(BaseCommand):
         )
         self._write_registry(result["registry"])
         self._write_loans(result["loans"], result["today"])
+        self._write_subsidies(result["subsidies"])
         self.stdout.write("")
         self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         for login, created in result["logins"]:
@@ -103,6 +109,46 @@ class Command(BaseCommand):
             f"  {figures['notices']} public notices, {figures['objections']} objections",
         ]
         created = seeded.created
+        if any(created.values()):
+            made = ", ".join(f"{count:,} {kind}" for kind, count in created.items() if count)
+            lines.append(f"  created this run: {made}")
+        else:
+            lines.append("  (already there: nothing created)")
+        self.stdout.write("")
+        for line in lines:
+            self.stdout.write(line)
+
+    def _write_subsidies(self, created) -> None:
+        runs = SubsidyRun.objects.filter(
+            programme__name=PROGRAMME_NAME, programme__region_code=REGION_CODE
+        ).exclude(state=SubsidyRun.State.CANCELLED)
+        lines = ["Subsidy runs:"]
+        for run in runs.order_by("year"):
+            payments = Counter(
+                dict(
+                    run.lines.values_list("payment")
+                    .annotate(n=Count("pk"))
+                    .values_list("payment", "n")
+                )
+            )
+            lines.append(
+                f"  {run.programme} subsidy year {run.year}: {run.get_state_display()}, "
+                f"{run.line_count} lines, {run.total_due:,.2f} yuan due, "
+                f"{run.flagged_count} reconciliation exceptions"
+            )
+            if run.batches.exists():
+                lines.append(
+                    f"    {run.batches.count()} payment batches; lines "
+                    + ", ".join(
+                        f"{payments[status]} {SubsidyLine.Payment(status).label}"
+                        for status in SubsidyLine.Payment.values
+                        if payments[status]
+                    )
+                )
+        if len(lines) == 1:
+            lines.append("  none yet (the 2025 year is computed once 5 January 2026 has passed)")
+        reports = Report.objects.filter(state=Report.State.DONE).count()
+        lines.append(f"  {reports} stored reports")
         if any(created.values()):
             made = ", ".join(f"{count:,} {kind}" for kind, count in created.items() if count)
             lines.append(f"  created this run: {made}")
