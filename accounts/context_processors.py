@@ -1,8 +1,9 @@
 from django.conf import settings
+from django.urls import reverse
 
 from beneficiaries.models import Division
 
-from .navigation import actions_for
+from .navigation import menu_for
 from .roles import role_of, township_of
 
 
@@ -12,9 +13,24 @@ def role_navigation(request):
     county = Division.objects.filter(code=settings.COUNTY_CODE).first()
     if user is None or not user.is_authenticated:
         return {"county": county}
+    menu = menu_for(user)
     return {
         "county": county,
         "role": role_of(user),
         "township": township_of(user),
-        "navigation": [action for action in actions_for(user) if action.url_name],
+        "navigation": menu,
+        "current_group": _current_group(request, menu),
     }
+
+
+def _current_group(request, menu) -> str | None:
+    """The menu group of the page shown: the group of an action whose URL
+    the page's path starts with (a list or any page under it)."""
+    path = request.path
+    best, length = None, 0
+    for group in menu:
+        for action in group.actions:
+            prefix = reverse(action.url_name)
+            if prefix != "/" and path.startswith(prefix) and len(prefix) > length:
+                best, length = group.key, len(prefix)
+    return best

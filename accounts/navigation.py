@@ -9,9 +9,21 @@ from dataclasses import dataclass
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .history_selectors import HISTORY_ROLES
 from .roles import Role, role_of
+
+# The menu's groups, in their order: each action belongs to one.
+BORROWERS, LOANS, SUBSIDY = "borrowers", "loans", "subsidy"
+REPORTS, SETTINGS = "reports", "settings"
+GROUPS: tuple[tuple[str, Promise], ...] = (
+    (BORROWERS, pgettext_lazy("menu", "Borrowers")),
+    (LOANS, pgettext_lazy("menu", "Loans")),
+    (SUBSIDY, pgettext_lazy("menu", "Subsidy")),
+    (REPORTS, pgettext_lazy("menu", "Reports")),
+    (SETTINGS, pgettext_lazy("menu", "Settings")),
+)
 
 
 @dataclass(frozen=True)
@@ -20,6 +32,7 @@ class Action:
     description: Promise
     roles: frozenset[Role]
     url_name: str | None = None
+    group: str = SETTINGS
 
 
 ALL_ROLES = frozenset(Role)
@@ -30,6 +43,7 @@ ACTIONS: tuple[Action, ...] = (
         description=_("The county's townships, villages and village groups with official codes."),
         roles=ALL_ROLES,
         url_name="divisions:list",
+        group=SETTINGS,
     ),
     Action(
         title=_("Borrower registry"),
@@ -39,6 +53,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
         url_name="borrowers:list",
+        group=BORROWERS,
     ),
     Action(
         title=_("Enterprises and co-operatives"),
@@ -48,6 +63,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.AUDITOR}),
         url_name="enterprises:list",
+        group=BORROWERS,
     ),
     Action(
         title=_("Programmes"),
@@ -57,12 +73,14 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
         url_name="programmes:list",
+        group=SETTINGS,
     ),
     Action(
         title=_("Industries"),
         description=_("The industry categories: sectors and the kinds under them."),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
         url_name="industries:list",
+        group=SETTINGS,
     ),
     Action(
         title=_("Applications"),
@@ -72,6 +90,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
         url_name="applications:list",
+        group=LOANS,
     ),
     Action(
         title=_("Public notices"),
@@ -81,6 +100,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
         url_name="notices:list",
+        group=LOANS,
     ),
     Action(
         title=_("Loans and ledgers"),
@@ -90,6 +110,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
         url_name="loans:list",
+        group=LOANS,
     ),
     Action(
         title=_("Co-op API"),
@@ -99,12 +120,14 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COOP, Role.COUNTY}),
         url_name="api:docs",
+        group=SETTINGS,
     ),
     Action(
         title=_("API keys"),
         description=_("Issue and revoke the co-op service accounts' API keys."),
         roles=frozenset({Role.COUNTY}),
         url_name="coop_keys:list",
+        group=SETTINGS,
     ),
     Action(
         title=_("Yearly subsidy runs"),
@@ -114,6 +137,7 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
         url_name="subsidies:runs",
+        group=SUBSIDY,
     ),
     Action(
         title=_("Payouts"),
@@ -122,18 +146,21 @@ ACTIONS: tuple[Action, ...] = (
         ),
         roles=frozenset({Role.FINANCE, Role.AUDITOR}),
         url_name="subsidies:runs",
+        group=SUBSIDY,
     ),
     Action(
         title=_("Reports"),
         description=_("Programme reports, payout lists and public notices as PDF and spreadsheet."),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
         url_name="reports:list",
+        group=REPORTS,
     ),
     Action(
         title=_("Change history"),
         description=_("Who changed what, when and from where, for every record."),
         roles=HISTORY_ROLES,
         url_name="history:list",
+        group=REPORTS,
     ),
 )
 
@@ -141,3 +168,22 @@ ACTIONS: tuple[Action, ...] = (
 def actions_for(user) -> list[Action]:
     role = role_of(user)
     return [action for action in ACTIONS if role in action.roles]
+
+
+@dataclass(frozen=True)
+class MenuGroup:
+    key: str
+    title: Promise
+    actions: tuple[Action, ...]
+
+
+def menu_for(user) -> list[MenuGroup]:
+    """The role's built actions by group, groups without one left out, and
+    an action linked twice (the finance bureau's runs and payouts) once."""
+    seen = set()
+    by_group: dict[str, list[Action]] = {key: [] for key, _title in GROUPS}
+    for action in actions_for(user):
+        if action.url_name and action.url_name not in seen:
+            seen.add(action.url_name)
+            by_group[action.group].append(action)
+    return [MenuGroup(key, title, tuple(by_group[key])) for key, title in GROUPS if by_group[key]]

@@ -197,3 +197,18 @@ def dashboard(context):
 def money(amount) -> str:
     """An amount in yuan to the fen with thousands separators: ``1,234.50``."""
     return yuan(amount)
+
+
+@register.inclusion_tag("reports/_work_queue.html", takes_context=True)
+def work_queue(context):
+    """What waits for the user (待办): counts with links; for the auditor the
+    latest changes."""
+    from reports.work_queue import latest_changes, work_for
+
+    user = context["request"].user
+    role = role_of(user)
+    if role is None:
+        return {"shown": False}
+    if role == Role.AUDITOR:
+        return {"shown": True, "is_auditor": True, "changes": latest_changes(user)}
+    return {"shown": True, "items": work_for(user, today=_today())}

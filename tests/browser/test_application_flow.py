@@ -81,9 +81,11 @@ def log_out(page):
 
 
 def open_applications(page):
-    """From the menu once it links the applications, else by address."""
-    link = page.get_by_role("navigation").get_by_role("link", name="贷款申请")
+    """From the menu's 贷款 group, else by address."""
+    menu = page.get_by_role("navigation")
+    link = menu.get_by_role("link", name="贷款申请")
     if link.count():
+        menu.locator("summary", has_text="贷款").click()
         link.first.click()
     else:
         page.goto("/applications/")

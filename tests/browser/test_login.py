@@ -46,7 +46,9 @@ def test_a_wrong_password_is_answered_in_chinese_on_the_page(page, cast):
 
 def test_a_township_officer_follows_the_menu_to_their_own_township_only(page, cast):
     log_in(page, cast.township_officer_b.username, PASSWORD)
-    page.get_by_role("navigation").get_by_role("link", name="行政区划").click()
+    menu = page.get_by_role("navigation")
+    menu.locator("summary", has_text="设置").click()
+    menu.get_by_role("link", name="行政区划").click()
     page.wait_for_url("**/divisions/")
     rows = page.locator("table.data-table tbody tr")
     assert rows.count() == 1
