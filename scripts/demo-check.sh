@@ -53,13 +53,13 @@ done
 echo "demo check: /healthz answers 200 after $(($(date +%s) - started)) s"
 
 jar="$work/cookies"
-login=$(curl -sf -c "$jar" "$base/accounts/login/") || fail "the login page does not load"
+login=$(curl -sf -c "$jar" "$base/login/") || fail "the login page does not load"
 grep -q 'name="csrfmiddlewaretoken"' <<<"$login" || fail "the login page has no login form"
 token=$(awk '$6 == "csrftoken" {print $7}' "$jar")
 status=$(curl -s -o "$work/after-login.html" -w '%{http_code}' -b "$jar" -c "$jar" \
-  -H "Referer: $base/accounts/login/" \
+  -H "Referer: $base/login/" \
   --data-urlencode "csrfmiddlewaretoken=$token" --data-urlencode "username=county" \
-  --data-urlencode "password=zhenxingdai-demo" "$base/accounts/login/")
+  --data-urlencode "password=zhenxingdai-demo" "$base/login/")
 [ "$status" = 302 ] || fail "logging in as county answered $status, not a redirect"
 home=$(curl -sf -b "$jar" "$base/") || fail "the county's home page does not load"
 grep -q 'data-testid="work-queue"' <<<"$home" || fail "the county's home page shows no work queue"
