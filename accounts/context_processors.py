@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import reverse
 
-from beneficiaries.models import Division
+from divisions.models import Division
 
 from .navigation import menu_for
 from .roles import role_of, township_of

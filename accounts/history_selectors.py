@@ -26,9 +26,9 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from common.history import historical_models
 from common.masking import mask_account, mask_phone, mask_resident_id
 
-from .history import historical_models
 from .roles import Role, role_of
 
 # Who may read the whole history (DOMAIN.md section 3: the auditor; the
@@ -58,7 +58,7 @@ _RECORD_NAMES = {
     "beneficiaries.borrower": lambda row: row.name,
     "beneficiaries.household": lambda row: row.head_name,
     "beneficiaries.enterprise": lambda row: row.name,
-    "beneficiaries.division": lambda row: row.name,
+    "divisions.division": lambda row: row.name,
     "beneficiaries.industry": lambda row: row.name,
     "loans.programme": lambda row: "%s %s" % (row.name, row.year),
     "loans.publicnotice": lambda row: row.title,

@@ -13,7 +13,7 @@ class Profile(models.Model):
         related_name="profile",
     )
     township = models.ForeignKey(
-        "beneficiaries.Division",
+        "divisions.Division",
         verbose_name=_("township"),
         on_delete=models.PROTECT,
         null=True,

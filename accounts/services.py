@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from beneficiaries.models import Division
+from divisions.models import Division
 
 from .models import PersonalDataExport, Profile
 from .roles import TOWNSHIP_BOUND_ROLES, Role
@@ -56,7 +56,7 @@ def user_create(
 
 def personal_data_export_log(*, request, what: str, row_count: int, filters: str = ""):
     """Record a download that carried whole identifiers, before it is sent."""
-    from .history import client_ip
+    from common.history import client_ip
 
     return PersonalDataExport.objects.create(
         user=request.user,

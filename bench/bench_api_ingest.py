@@ -41,7 +41,8 @@ from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure
 from beneficiaries.models import Borrower, Household, Industry
-from beneficiaries.services import division_create, divisions_load_county
+from beneficiaries.services import division_create
+from divisions.services import divisions_load_county
 from loans.api_keys import api_key_issue
 from loans.models import Application, CreditCoop, LedgerEntry, Loan, Programme
 

@@ -32,9 +32,11 @@ from accounts.services import user_create
 from bench.harness import Figure, timed
 from beneficiaries import selectors
 from beneficiaries.borrower_views import PAGE_SIZE
-from beneficiaries.models import Borrower, Division, Household, Industry
-from beneficiaries.services import division_create, divisions_load_county
+from beneficiaries.models import Borrower, Household, Industry
+from beneficiaries.services import division_create
 from demo import data
+from divisions.models import Division
+from divisions.services import divisions_load_county
 
 BORROWERS = int(os.environ.get("BENCH_BORROWERS", "100000"))
 VILLAGES_PER_TOWNSHIP = 4

@@ -10,7 +10,7 @@ from django.test import Client
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure, timed
-from beneficiaries.services import divisions_load_county
+from divisions.services import divisions_load_county
 
 RAW_SQL = """
     SELECT t.code, t.name,

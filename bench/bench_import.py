@@ -31,8 +31,9 @@ from accounts.services import user_create
 from bench.harness import Figure
 from beneficiaries import resources as wb
 from beneficiaries import services, transfer
-from beneficiaries.models import Borrower, Division, Household, Position
-from beneficiaries.services import divisions_load_county
+from beneficiaries.models import Borrower, Household, Position
+from divisions.models import Division
+from divisions.services import divisions_load_county
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
 VILLAGES_PER_TOWNSHIP = 4

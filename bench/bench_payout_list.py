@@ -26,10 +26,10 @@ from django.utils.html import escape
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure, timed
-from beneficiaries.models import Division
-from beneficiaries.services import divisions_load_county
 from common.pdf import cyclic_gc_paused, lean_html_class
 from demo.loan_book import loan_book_create
+from divisions.models import Division
+from divisions.services import divisions_load_county
 from loans.models import CreditCoop, Programme
 from reports.builders import no_progress
 from reports.models import Report

@@ -28,9 +28,9 @@ from django.db import connection
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure, timed
-from beneficiaries.models import Division
-from beneficiaries.services import divisions_load_county
 from demo.loan_book import loan_book_create
+from divisions.models import Division
+from divisions.services import divisions_load_county
 from loans.models import CreditCoop, Programme
 from subsidies.models import SubsidyRun
 from subsidies.services import subsidy_run_compute, subsidy_run_start

@@ -16,13 +16,14 @@ from django.forms import inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import may_act_in_township
+from beneficiaries.models import Borrower, DrivenHousehold, Enterprise, Household, Position
 from common.identifiers import (
     normalize_resident_id,
     validate_mobile,
     validate_resident_id,
 )
+from divisions.models import Division
 
-from .models import Borrower, Division, DrivenHousehold, Enterprise, Household, Position
 from .selectors import household_by_head, village_groups_for
 from .services import industry_kinds
 

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Division
+from divisions.models import Division
 
 
 def next_free_code(parent: Division) -> str:

@@ -1,6 +1,9 @@
 from django import forms
 
-from .models import Division, Enterprise, Industry
+from accounts.scoping import divisions_for
+from beneficiaries.models import Enterprise, Industry
+from divisions.models import Division
+
 from .services import industry_kinds
 
 
@@ -28,7 +31,7 @@ class EnterpriseForm(forms.ModelForm):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["village"].queryset = (
-            Division.objects.for_user(user)
+            divisions_for(user)
             .filter(level=Division.Level.VILLAGE)
             .select_related("parent")
             .order_by("code")

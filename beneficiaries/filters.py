@@ -15,9 +15,10 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
+from accounts.scoping import divisions_for
+from beneficiaries.models import Borrower, Household, Industry
 from common.identifiers import MOBILE_PATTERN, normalize_resident_id
-
-from .models import Borrower, Division, Household, Industry
+from divisions.models import Division
 
 # The shortest tail of an ID number that the search box matches on.
 ID_TAIL_MIN_DIGITS = 4
@@ -116,8 +117,8 @@ class BorrowerFilter(django_filters.FilterSet):
             # The list is already confined to the officer's township.
             del self.filters["township"]
         else:
-            self.filters["township"].queryset = Division.objects.townships().for_user(user)
-        villages = Division.objects.filter(level=Division.Level.VILLAGE).for_user(user)
+            self.filters["township"].queryset = divisions_for(user).townships()
+        villages = divisions_for(user).filter(level=Division.Level.VILLAGE)
         township_id = (data or {}).get("township")
         if not bound_to_township and township_id and str(township_id).isdigit():
             villages = villages.filter(parent_id=township_id)

@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.history import traced_history
-from accounts.roles import township_q
+from accounts.scoping import ScopedQuerySet
+from common.history import traced_history
 from common.identifiers import (
     bank_card_warning,
     normalize_credit_code,
@@ -18,108 +18,7 @@ from common.identifiers import (
     validate_mobile,
     validate_resident_id,
 )
-
-
-class DivisionQuerySet(models.QuerySet):
-    def townships(self):
-        return self.filter(level=Division.Level.TOWNSHIP)
-
-    def for_user(self, user):
-        """The divisions a user may see: a township officer's own township and
-        what lies below it; the county-wide roles see every division."""
-        return self.filter(township_q(user, "pk", "parent_id", "parent__parent_id"))
-
-
-class Division(models.Model):
-    """An administrative division with its official statistical code.
-
-    County and township rows come from the National Bureau of Statistics
-    tables in ``beneficiaries/data``; villages and village groups are
-    entered by the county office (the demo invents them).
-    """
-
-    class Level(models.TextChoices):
-        COUNTY = "county", _("County")
-        TOWNSHIP = "township", _("Township")
-        VILLAGE = "village", _("Village")
-        GROUP = "group", _("Village group")
-
-    # Code length per level: county 6, township 9, village 12, group 15.
-    CODE_LENGTH = {
-        Level.COUNTY: 6,
-        Level.TOWNSHIP: 9,
-        Level.VILLAGE: 12,
-        Level.GROUP: 15,
-    }
-    PARENT_LEVEL = {
-        Level.TOWNSHIP: Level.COUNTY,
-        Level.VILLAGE: Level.TOWNSHIP,
-        Level.GROUP: Level.VILLAGE,
-    }
-
-    code = models.CharField(_("division code"), max_length=15, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    level = models.CharField(_("level"), max_length=10, choices=Level.choices)
-    parent = models.ForeignKey(
-        "self",
-        verbose_name=_("parent division"),
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="children",
-    )
-
-    objects = DivisionQuerySet.as_manager()
-    history = traced_history()
-
-    class Meta:
-        verbose_name = _("division")
-        verbose_name_plural = _("divisions")
-        ordering = ["code"]
-        constraints = [
-            models.CheckConstraint(
-                name="division_only_county_has_no_parent",
-                condition=Q(level="county", parent__isnull=True)
-                | (~Q(level="county") & Q(parent__isnull=False)),
-            ),
-            models.CheckConstraint(
-                name="division_code_is_digits",
-                condition=Q(code__regex=r"^[0-9]+$"),
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def clean(self):
-        errors = {}
-        expected_length = self.CODE_LENGTH.get(self.level)
-        if expected_length and (len(self.code) != expected_length or not self.code.isdigit()):
-            errors["code"] = _("A %(level)s code has %(length)d digits.") % {
-                "level": self.get_level_display(),
-                "length": expected_length,
-            }
-        if self.level in self.PARENT_LEVEL:
-            if self.parent is None:
-                errors["parent"] = _("This division needs a parent division.")
-            elif self.parent.level != self.PARENT_LEVEL[self.level]:
-                errors["parent"] = _("The parent of a %(level)s must be a %(parent)s.") % {
-                    "level": self.get_level_display(),
-                    "parent": Division.Level(self.PARENT_LEVEL[self.level]).label,
-                }
-            elif not self.code.startswith(self.parent.code):
-                errors["code"] = _("The code must start with the parent's code %(code)s.") % {
-                    "code": self.parent.code
-                }
-        if errors:
-            raise ValidationError(errors)
-
-
-class ScopedQuerySet(models.QuerySet):
-    """For records that carry a ``township``: what a user may see."""
-
-    def for_user(self, user):
-        return self.filter(township_q(user, "township_id"))
+from divisions.models import Division
 
 
 class Industry(models.Model):

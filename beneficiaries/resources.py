@@ -35,15 +35,15 @@ from import_export.instance_loaders import BaseInstanceLoader
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from accounts.history import client_ip
 from accounts.roles import may_act_in_township
+from beneficiaries.models import Borrower, Household, Industry, Position, derive_category
+from common.history import client_ip
 from common.identifiers import (
     normalize_resident_id,
     resident_id_birth_date,
     resident_id_is_male,
 )
-
-from .models import Borrower, Division, Household, Industry, Position, derive_category
+from divisions.models import Division
 
 # The columns, in workbook order.
 TOWNSHIP = "乡镇"

@@ -12,17 +12,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from accounts.history_selectors import RelatedNames, display_value
+from accounts.scoping import divisions_for
+from beneficiaries.models import Borrower, DrivenHousehold, Household, Position, derive_category
 from common.identifiers import normalize_resident_id
+from divisions.models import Division
 
 from .filters import DEFAULT_ORDER, BorrowerFilter
-from .models import (
-    Borrower,
-    Division,
-    DrivenHousehold,
-    Household,
-    Position,
-    derive_category,
-)
 
 # Only the columns the list shows: a page of 50 rows of 100,000 borrowers
 # reads what it prints and no more.
@@ -130,8 +125,8 @@ def village_groups_for(user):
     """The village groups a user may see, with their village and township
     joined in, in code order (for choice lists grouped by village)."""
     return (
-        Division.objects.filter(level=Division.Level.GROUP)
-        .for_user(user)
+        divisions_for(user)
+        .filter(level=Division.Level.GROUP)
         .select_related("parent__parent")
         .order_by("code")
     )

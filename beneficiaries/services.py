@@ -8,26 +8,18 @@ actor in the change history. Bad input raises ``ValidationError`` keyed by
 field, and nothing is saved.
 """
 
-import csv
 import datetime
-import functools
-from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.history import history_record_bulk
 from accounts.roles import may_act_in_township
-
-from .models import (
+from beneficiaries.models import (
     Borrower,
-    Division,
     DrivenHousehold,
     Enterprise,
     Household,
@@ -35,70 +27,8 @@ from .models import (
     Position,
     derive_category,
 )
-
-
-class UnknownCountyError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class DivisionLoadResult:
-    county: Division
-    created: int
-    updated: int
-
-
-@functools.cache
-def _read_rows(filename: str) -> tuple[dict, ...]:
-    path = Path(settings.DIVISIONS_DATA_DIR) / filename
-    with path.open(encoding="utf-8", newline="") as handle:
-        return tuple(csv.DictReader(handle))
-
-
-def _upsert(*, code: str, name: str, level: str, parent: Division | None) -> tuple[Division, str]:
-    division = Division.objects.filter(code=code).first()
-    if division is None:
-        division = Division(code=code, name=name, level=level, parent=parent)
-        outcome = "created"
-    elif (division.name, division.level, division.parent_id) == (
-        name,
-        level,
-        parent.pk if parent else None,
-    ):
-        return division, "unchanged"
-    else:
-        division.name, division.level, division.parent = name, level, parent
-        outcome = "updated"
-    division.full_clean()
-    division.save()
-    return division, outcome
-
-
-@transaction.atomic
-def divisions_load_county(*, county_code: str) -> DivisionLoadResult:
-    """Load a county and its townships from the official code tables.
-
-    Safe to run again: rows already as in the tables are left untouched, a
-    renamed township is updated in place (its code is its identity).
-    """
-    county_row = next(
-        (row for row in _read_rows("divisions-areas.csv") if row["code"] == county_code), None
-    )
-    if county_row is None:
-        raise UnknownCountyError(county_code)
-    county, outcome = _upsert(
-        code=county_code, name=county_row["name"], level=Division.Level.COUNTY, parent=None
-    )
-    outcomes = [outcome]
-    for row in _read_rows("divisions-streets.csv"):
-        if row["areaCode"] == county_code:
-            _, outcome = _upsert(
-                code=row["code"], name=row["name"], level=Division.Level.TOWNSHIP, parent=county
-            )
-            outcomes.append(outcome)
-    return DivisionLoadResult(
-        county=county, created=outcomes.count("created"), updated=outcomes.count("updated")
-    )
+from common.history import history_record_bulk
+from divisions.models import Division
 
 
 def _check_township(actor, township_id: int | None, field: str) -> None:
@@ -128,7 +58,7 @@ def _apply(instance, changes: dict) -> None:
 @transaction.atomic
 def division_create(*, actor, parent: Division, code: str, name: str) -> Division:
     """Add a village under a township or a village group under a village."""
-    if not actor.has_perm("beneficiaries.add_division"):
+    if not actor.has_perm("divisions.add_division"):
         raise PermissionDenied
     level = {
         Division.Level.TOWNSHIP: Division.Level.VILLAGE,
@@ -141,7 +71,7 @@ def division_create(*, actor, parent: Division, code: str, name: str) -> Divisio
 
 @transaction.atomic
 def division_rename(*, actor, division: Division, name: str) -> Division:
-    if not actor.has_perm("beneficiaries.change_division"):
+    if not actor.has_perm("divisions.change_division"):
         raise PermissionDenied
     division.name = name
     return _save(division, actor=actor)

@@ -1,7 +1,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from accounts.history import history_context
+from common.history import history_context
 
 from .services import borrowers_refresh_categories
 

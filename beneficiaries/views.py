@@ -6,24 +6,26 @@ from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.scoping import divisions_for
+from divisions.models import Division
+
 from .division_forms import DivisionForm, next_free_code
-from .models import Division
 from .services import division_create, division_rename
 
 
 def _get_division_for_user(request, pk: int, *levels: str) -> Division:
     """The division if the user may see it (404 otherwise, as for a missing one)."""
-    queryset = Division.objects.for_user(request.user).filter(level__in=levels)
+    queryset = divisions_for(request.user).filter(level__in=levels)
     return get_object_or_404(queryset, pk=pk)
 
 
 @login_required
-@permission_required("beneficiaries.view_division", raise_exception=True)
+@permission_required("divisions.view_division", raise_exception=True)
 def division_list(request):
     """The townships the user may see, with how many villages and groups each has."""
     townships = (
-        Division.objects.townships()
-        .for_user(request.user)
+        divisions_for(request.user)
+        .townships()
         .annotate(
             village_count=Count("children", distinct=True),
             group_count=Count("children__children", distinct=True),
@@ -37,14 +39,14 @@ def division_list(request):
 
 
 @login_required
-@permission_required("beneficiaries.view_division", raise_exception=True)
+@permission_required("divisions.view_division", raise_exception=True)
 def township_detail(request, pk: int):
     """A township's villages and their groups; the county office adds and renames them."""
     township = _get_division_for_user(request, pk, Division.Level.TOWNSHIP)
     villages = township.children.order_by("code").prefetch_related(
         Prefetch("children", queryset=Division.objects.order_by("code"), to_attr="groups")
     )
-    may_edit = request.user.has_perm("beneficiaries.add_division")
+    may_edit = request.user.has_perm("divisions.add_division")
     return render(
         request,
         "beneficiaries/township_detail.html",
@@ -60,7 +62,7 @@ def township_detail(request, pk: int):
 
 
 @login_required
-@permission_required("beneficiaries.add_division", raise_exception=True)
+@permission_required("divisions.add_division", raise_exception=True)
 def division_add(request, pk: int):
     """Add a village under a township (GET shows the form, POST saves), or a
     group under a village."""
@@ -80,7 +82,7 @@ def division_add(request, pk: int):
 
 
 @login_required
-@permission_required("beneficiaries.change_division", raise_exception=True)
+@permission_required("divisions.change_division", raise_exception=True)
 def division_edit(request, pk: int):
     """Rename a village or group; its code is its identity and stays."""
     division = _get_division_for_user(request, pk, Division.Level.VILLAGE, Division.Level.GROUP)

@@ -39,7 +39,6 @@ from stdnum.cn import ric, uscc
 
 from beneficiaries.models import (
     Borrower,
-    Division,
     DrivenHousehold,
     Enterprise,
     Household,
@@ -52,6 +51,7 @@ from beneficiaries.services import (
     enterprise_create,
     household_create,
 )
+from divisions.models import Division
 
 from . import data
 from .data import REFERENCE_DATE

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from accounts.roles import Role, township_of
 from accounts.services import user_create
-from beneficiaries.models import Division
-from beneficiaries.services import divisions_load_county
+from divisions.models import Division
+from divisions.services import divisions_load_county
 
 from .generator import demo_plan, demo_registry_seed
 from .loans import demo_loans_seed

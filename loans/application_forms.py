@@ -13,8 +13,9 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import township_of
-from beneficiaries.models import Borrower, Division
+from beneficiaries.models import Borrower
 from beneficiaries.services import industry_kinds
+from divisions.models import Division
 
 from . import application_selectors as selectors
 from .models import Application, Programme

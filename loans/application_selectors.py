@@ -15,7 +15,9 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, Role, may_act_in_township, township_q
-from beneficiaries.models import Borrower, Division
+from accounts.scoping import divisions_for
+from beneficiaries.models import Borrower
+from divisions.models import Division
 
 from .models import Application, Loan, NoticeEntry, Objection, Programme, PublicNotice
 from .services import household_quota, household_quota_used
@@ -90,8 +92,8 @@ def application_list(
 def villages_for(user):
     """The villages a user may see, with their township, in code order."""
     return (
-        Division.objects.filter(level=Division.Level.VILLAGE)
-        .for_user(user)
+        divisions_for(user)
+        .filter(level=Division.Level.VILLAGE)
         .select_related("parent")
         .order_by("code")
     )

@@ -20,8 +20,9 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
-from beneficiaries.models import Division
+from accounts.scoping import divisions_for
 from common.money import ZERO, round_fen
+from divisions.models import Division
 
 from .interest import SETTLEMENT_DAY, SETTLEMENT_MONTHS, Period, accrued, expected_schedule
 from .interest import payoff_date as interest_payoff_date
@@ -102,9 +103,7 @@ class LoanFilter(django_filters.FilterSet):
             # The list is already confined to the officer's township.
             del self.filters["township"]
         else:
-            self.filters["township"].queryset = (
-                Division.objects.townships().for_user(user).order_by("code")
-            )
+            self.filters["township"].queryset = divisions_for(user).townships().order_by("code")
 
     def search(self, queryset, name, value):
         """Contract number, borrower name or enterprise name (contains)."""

@@ -10,15 +10,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.history import traced_history
-from beneficiaries.models import (
-    Borrower,
-    Division,
-    Enterprise,
-    Household,
-    Industry,
-    ScopedQuerySet,
-)
+from accounts.scoping import ScopedQuerySet
+from beneficiaries.models import Borrower, Enterprise, Household, Industry
+from common.history import traced_history
+from divisions.models import Division
 
 
 class CreditCoop(models.Model):

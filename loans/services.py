@@ -17,9 +17,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.history import history_record_bulk
 from accounts.roles import may_act_in_township
 from beneficiaries.models import Borrower, Enterprise, Household
+from common.history import history_record_bulk
 from common.money import ZERO, yuan
 
 from .models import (

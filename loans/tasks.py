@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
-from accounts.history import history_context
+from common.history import history_context
 
 from .models import PublicNotice
 from .services import loan_statuses_record, notices_release_due

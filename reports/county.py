@@ -47,7 +47,6 @@ from openpyxl.utils import get_column_letter
 
 from beneficiaries.models import (
     Borrower,
-    Division,
     DrivenHousehold,
     Enterprise,
     Industry,
@@ -56,6 +55,7 @@ from beneficiaries.models import (
 )
 from common.money import ZERO, percent, round_fen, yuan
 from common.pdf import PRINT_LANGUAGE, render_pdf
+from divisions.models import Division
 from loans.loan_selectors import with_ledger_totals
 from loans.models import Loan, Programme
 from subsidies.models import SubsidyLine, SubsidyRun

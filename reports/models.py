@@ -50,7 +50,7 @@ class Report(models.Model):
     )
     as_of = models.DateField(_("as of"), null=True, blank=True)
     township = models.ForeignKey(
-        "beneficiaries.Division",
+        "divisions.Division",
         verbose_name=_("township"),
         on_delete=models.PROTECT,
         related_name="+",

@@ -14,8 +14,9 @@ from django.db.models import F, Q
 from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
-from accounts.history import traced_history
-from beneficiaries.models import Division, ScopedQuerySet
+from accounts.scoping import ScopedQuerySet
+from common.history import traced_history
+from divisions.models import Division
 from loans.models import Loan, Programme
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -288,6 +289,9 @@ class SubsidyLine(models.Model):
     payment_note = models.CharField(_("payment note"), max_length=200, blank=True)
 
     objects = ScopedQuerySet.as_manager()
+    # Lines are written by COPY and replaced in bulk: the services record
+    # those rows' history with common.history.history_record_bulk.
+    history = traced_history()
 
     class Meta:
         verbose_name = _("subsidy line")

@@ -22,7 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.history import history_context, history_record_bulk
+from common.history import history_context, history_record_bulk
 from common.money import ZERO
 from loans.models import LedgerEntry, Loan, LprRate, Programme
 

@@ -8,7 +8,7 @@ import logging
 from celery import chord, shared_task
 from django.utils import timezone
 
-from accounts.history import history_context
+from common.history import history_context
 
 from .calculation import CalculationError
 from .services import (

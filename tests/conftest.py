@@ -4,8 +4,8 @@ import pytest
 
 from accounts.roles import Role
 from accounts.services import user_create
-from beneficiaries.models import Division
-from beneficiaries.services import divisions_load_county
+from divisions.models import Division
+from divisions.services import divisions_load_county
 from tests import services
 from zhenxingdai.celery import app as celery_app
 

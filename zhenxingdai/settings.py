@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     # Domain apps, lowest layer first: each may read the ones above it only.
+    "divisions",
     "accounts",
     "beneficiaries",
     "loans",
@@ -316,7 +317,7 @@ if PRODUCTION:
     AXES_CLIENT_IP_CALLABLE = "accounts.login.proxied_client_ip"
 
 # Reference data shipped with the project (official division codes).
-DIVISIONS_DATA_DIR = BASE_DIR / "beneficiaries" / "data"
+DIVISIONS_DATA_DIR = BASE_DIR / "divisions" / "data"
 
 # The county the deployment serves; the demo is Mojiang.
 COUNTY_CODE = env.str("COUNTY_CODE", default="530822")

@@ -19,8 +19,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.history import client_ip
 from accounts.services import personal_data_export_log
+from common.history import client_ip
 from common.money import ZERO
 from loans.models import Application, LedgerEntry, Loan
 

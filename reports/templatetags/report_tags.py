@@ -8,7 +8,7 @@ the user may ask), and the files already generated from it.
 from django import template
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
-from beneficiaries.models import Division
+from divisions.models import Division
 
 from ..models import Report
 from ..services import RUN_STATES, is_stale, reports_for

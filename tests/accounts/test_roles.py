@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.roles import ROLE_PERMISSIONS, Role, role_of, township_of
 from accounts.services import user_create
-from beneficiaries.models import Division
+from divisions.models import Division
 
 
 @pytest.mark.django_db
@@ -20,10 +20,10 @@ def test_migrations_create_one_group_per_role_with_its_declared_permissions():
 
 @pytest.mark.django_db
 def test_only_the_county_may_change_divisions(cast):
-    assert cast.county.has_perm("beneficiaries.change_division")
+    assert cast.county.has_perm("divisions.change_division")
     for user in (cast.township_officer_a, cast.coop, cast.finance, cast.auditor):
-        assert user.has_perm("beneficiaries.view_division")
-        assert not user.has_perm("beneficiaries.change_division")
+        assert user.has_perm("divisions.view_division")
+        assert not user.has_perm("divisions.change_division")
 
 
 def test_role_of_reads_the_users_role_group(cast):

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 from stdnum.cn import ric
 
 from beneficiaries import services
-from beneficiaries.models import Borrower, Division, Household, Industry, Position
+from beneficiaries.models import Borrower, Household, Industry, Position
+from divisions.models import Division
 
 _serials = itertools.count(1)
 

@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from beneficiaries.models import Division
 from beneficiaries.services import division_create
+from divisions.models import Division
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from beneficiaries.models import Division
-from beneficiaries.services import UnknownCountyError, divisions_load_county
+from divisions.models import Division
+from divisions.services import UnknownCountyError, divisions_load_county
 
 MOJIANG_TOWNSHIPS = {
     "530822101": "联珠镇",

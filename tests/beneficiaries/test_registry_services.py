@@ -8,7 +8,6 @@ from stdnum.cn import ric, uscc
 
 from beneficiaries.models import (
     Borrower,
-    Division,
     DrivenHousehold,
     Enterprise,
     Household,
@@ -25,6 +24,7 @@ from beneficiaries.services import (
     household_create,
     position_save,
 )
+from divisions.models import Division
 
 TODAY = datetime.date(2025, 6, 1)
 

@@ -17,7 +17,6 @@ from django.db import transaction
 
 from beneficiaries.models import (
     Borrower,
-    Division,
     DrivenHousehold,
     Enterprise,
     Household,
@@ -34,6 +33,7 @@ from common.identifiers import (
 from demo.data import REFERENCE_DATE
 from demo.generator import demo_plan
 from demo.services import demo_seed
+from divisions.models import Division
 
 COMMITTEE = Borrower.Category.VILLAGE_COMMITTEE
 GROUP_CADRE = Borrower.Category.GROUP_CADRE

@@ -4,9 +4,9 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from accounts.roles import role_of
-from beneficiaries.models import Division
 from demo.generator import SeedResult
 from demo.services import DEMO_LOGINS, DEMO_PASSWORD
+from divisions.models import Division
 
 
 @pytest.fixture(autouse=True)

@@ -10,8 +10,8 @@ from django.db.models import ProtectedError
 from django.urls import reverse
 from simple_history.admin import SimpleHistoryAdmin
 
-from accounts.history import HistoryAppendOnlyError, historical_models
 from beneficiaries.models import Borrower, Household
+from common.history import HistoryAppendOnlyError, historical_models
 from tests.beneficiaries import factories
 
 

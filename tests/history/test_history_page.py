@@ -16,10 +16,10 @@ from django.utils.text import capfirst
 from openpyxl import load_workbook
 
 from accounts import history_views
-from accounts.history import historical_models
 from accounts.history_selectors import HistoryFilter, history_rows, history_search
 from accounts.models import PersonalDataExport
 from beneficiaries.models import Borrower, Household, Position
+from common.history import historical_models
 from common.masking import mask_phone
 from loans.models import Application
 from tests.beneficiaries import factories

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from accounts.history import history_record_bulk
 from beneficiaries.models import Borrower, Household, Position
+from common.history import history_record_bulk
 from loans.models import Application, LedgerEntry, Loan, Programme, PublicNotice
 from loans.services import notice_publish
 from loans.tasks import release_due_notices

@@ -414,8 +414,9 @@ def test_amounts_in_words(amount, words):
 def test_an_enterprises_loan_is_listed_under_the_enterprise(cast, programme, lend):
     """As in tests/subsidies/test_payout.py: no shipped programme lends to
     enterprises, so a loan is turned into an enterprise's by hand."""
-    from beneficiaries.models import Division, Enterprise, Industry
+    from beneficiaries.models import Enterprise, Industry
     from beneficiaries.services import enterprise_create
+    from divisions.models import Division
     from loans.models import Application
     from tests.beneficiaries.test_registry_services import credit_code
 

@@ -559,8 +559,9 @@ def test_an_enterprise_loan_is_paid_to_the_enterprise_once_it_has_an_account(cas
     """The payee of an enterprise's loan is the enterprise (payee_of and
     PAYEE_HAS_NO_ACCOUNT read the same rule). The loan is turned into an
     enterprise's by hand: no shipped programme lends to enterprises."""
-    from beneficiaries.models import Division, Enterprise, Industry
+    from beneficiaries.models import Enterprise, Industry
     from beneficiaries.services import enterprise_create
+    from divisions.models import Division
     from loans.models import Application
     from tests.beneficiaries.test_registry_services import credit_code
 

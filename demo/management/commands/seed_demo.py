@@ -5,11 +5,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 from django.utils import timezone
 
-from beneficiaries.models import Division
 from demo.data import REFERENCE_DATE
 from demo.generator import demo_registry_figures
 from demo.loans import PROGRAMME_NAME, REGION_CODE, demo_loans_figures
 from demo.services import DEMO_PASSWORD, demo_seed
+from divisions.models import Division
 from loans.loan_selectors import status_label
 from loans.models import Application, Loan
 from reports.models import Report

@@ -25,11 +25,10 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
 from django.db.models import ProtectedError
 from django.db.models.functions import Cast
-from django.db.models.signals import class_prepared, post_migrate, pre_delete
+from django.db.models.signals import post_migrate, pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from simple_history import register
 from simple_history.manager import HistoricalQuerySet
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
@@ -101,22 +100,6 @@ def historical_models() -> list[type[models.Model]]:
     from django.apps import apps
 
     return [model for model in apps.get_models() if issubclass(model, TracedChange)]
-
-
-# Subsidy lines are written by COPY and replaced in bulk (subsidies.services),
-# and their model module is not this task's to change: their history is the
-# same model ``history = traced_history()`` would declare (subsidies app, same
-# table and migration), registered as the class is built.
-_REGISTERED_HERE = {"subsidies.SubsidyLine"}
-
-
-@receiver(class_prepared, dispatch_uid="accounts.history.register_untouched_models")
-def _register_history(sender, **kwargs):
-    from django.apps import apps
-
-    # Not the models a migration builds from its state: those stay plain.
-    if sender._meta.label in _REGISTERED_HERE and sender._meta.apps is apps:
-        register(sender, **_HISTORY_OPTIONS)
 
 
 # Who and why, where no request says ------------------------------------------
@@ -242,7 +225,7 @@ def history_record_bulk(queryset, *, history_type: str, user=_UNSET, reason: str
 # Append-only, also below the application -------------------------------------
 
 
-@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.history.keep_users")
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="common.history.keep_users")
 def keep_users_named_in_history(sender, instance, **kwargs):
     """Deleting a user would blank the "who" of every change they made:
     deactivate the account instead."""
@@ -269,7 +252,7 @@ $$
 """
 
 
-@receiver(post_migrate, dispatch_uid="accounts.history.append_only_triggers")
+@receiver(post_migrate, dispatch_uid="common.history.append_only_triggers")
 def install_append_only_triggers(sender, using="default", **kwargs):
     """On PostgreSQL, refuse UPDATE and DELETE of every historical table, so
     that not even SQL through the application's connection rewrites history.

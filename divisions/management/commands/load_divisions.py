@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from beneficiaries.services import UnknownCountyError, divisions_load_county
+from divisions.services import UnknownCountyError, divisions_load_county
 
 
 class Command(BaseCommand):
