@@ -6,6 +6,7 @@ declared once, in ROLE_PERMISSIONS; views and the API check those permissions
 township a user is bound to.
 """
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -201,3 +202,24 @@ def township_q(user, *paths: str) -> Q:
     for path in paths:
         condition |= Q(**{path: township.pk})
     return condition
+
+
+def require_permission(actor, *permissions: str) -> None:
+    """Refuse (PermissionDenied) an actor without every one of ``permissions``."""
+    if not all(actor.has_perm(permission) for permission in permissions):
+        raise PermissionDenied
+
+
+def require_township(actor, township_id: int | None) -> None:
+    """Refuse (PermissionDenied) an actor who may not act in that township."""
+    if not may_act_in_township(actor, township_id):
+        raise PermissionDenied
+
+
+def require_township_field(actor, township_id: int | None, field: str) -> None:
+    """The same, as a form error on ``field``: for registry records, whose
+    township follows from the village chosen."""
+    if township_id is not None and not may_act_in_township(actor, township_id):
+        raise ValidationError(
+            {field: _("This is outside your township; you may register records of your own only.")}
+        )

@@ -17,7 +17,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.roles import may_act_in_township
+from accounts.roles import require_township_field
 from beneficiaries.models import (
     Borrower,
     DrivenHousehold,
@@ -27,25 +27,8 @@ from beneficiaries.models import (
     Position,
     derive_category,
 )
-from common.history import history_record_bulk
+from common.history import history_record_bulk, save_traced
 from divisions.models import Division
-
-
-def _check_township(actor, township_id: int | None, field: str) -> None:
-    if township_id is not None and not may_act_in_township(actor, township_id):
-        raise ValidationError(
-            {field: _("This is outside your township; you may register records of your own only.")}
-        )
-
-
-def _save(instance, *, actor, reason: str | None = None, exclude: list[str] | None = None):
-    """Validate fully, then save with the actor (and why) in the history."""
-    instance.full_clean(exclude=exclude)
-    instance._history_user = actor
-    if reason:
-        instance._change_reason = reason
-    instance.save()
-    return instance
 
 
 def _apply(instance, changes: dict) -> None:
@@ -66,7 +49,7 @@ def division_create(*, actor, parent: Division, code: str, name: str) -> Divisio
     }.get(parent.level)
     if level is None:
         raise ValidationError({"parent": _("Villages sit under townships, groups under villages.")})
-    return _save(Division(code=code, name=name, level=level, parent=parent), actor=actor)
+    return save_traced(Division(code=code, name=name, level=level, parent=parent), actor=actor)
 
 
 @transaction.atomic
@@ -74,7 +57,7 @@ def division_rename(*, actor, division: Division, name: str) -> Division:
     if not actor.has_perm("divisions.change_division"):
         raise PermissionDenied
     division.name = name
-    return _save(division, actor=actor)
+    return save_traced(division, actor=actor)
 
 
 @transaction.atomic
@@ -82,17 +65,21 @@ def household_create(*, actor, reason: str | None = None, **fields) -> Household
     household = Household(**fields)
     if household.village_group_id:
         group = household.village_group
-        _check_township(actor, group.parent.parent_id if group.parent_id else None, "village_group")
-    return _save(household, actor=actor, reason=reason)
+        require_township_field(
+            actor, group.parent.parent_id if group.parent_id else None, "village_group"
+        )
+    return save_traced(household, actor=actor, reason=reason)
 
 
 @transaction.atomic
 def household_update(*, actor, household: Household, reason: str | None = None, **changes):
-    _check_township(actor, household.township_id, "village_group")
+    require_township_field(actor, household.township_id, "village_group")
     _apply(household, changes)
     group = household.village_group
-    _check_township(actor, group.parent.parent_id if group.parent_id else None, "village_group")
-    _save(household, actor=actor, reason=reason)
+    require_township_field(
+        actor, group.parent.parent_id if group.parent_id else None, "village_group"
+    )
+    save_traced(household, actor=actor, reason=reason)
     # Borrowers carry their household's township for scoping: move them along.
     Borrower.objects.filter(household=household).exclude(township=household.township).update(
         township=household.township
@@ -120,7 +107,7 @@ def borrower_create(
     Every error, the borrower's and each position's, is reported at once.
     """
     today = today or timezone.localdate()
-    _check_township(actor, household.township_id, "household")
+    require_township_field(actor, household.township_id, "household")
     borrower = Borrower(household=household, **fields)
     pending = [Position(**data) for data in positions]
     errors: dict[str, list] = {}
@@ -142,10 +129,10 @@ def borrower_create(
     if errors:
         raise ValidationError(errors)
     borrower.category = derive_category(pending, borrower.base_category, today)
-    _save(borrower, actor=actor, reason=reason)
+    save_traced(borrower, actor=actor, reason=reason)
     for position in pending:
         position.borrower = borrower
-        _save(position, actor=actor, reason=reason)
+        save_traced(position, actor=actor, reason=reason)
     return borrower
 
 
@@ -159,11 +146,11 @@ def borrower_update(
     **changes,
 ) -> Borrower:
     today = today or timezone.localdate()
-    _check_township(actor, borrower.township_id, "household")
+    require_township_field(actor, borrower.township_id, "household")
     _apply(borrower, changes)
-    _check_township(actor, borrower.household.township_id, "household")
+    require_township_field(actor, borrower.household.township_id, "household")
     _refresh_category(borrower, today)
-    return _save(borrower, actor=actor, reason=reason)
+    return save_traced(borrower, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -177,14 +164,14 @@ def position_save(
 ) -> Position:
     """Add a position to a borrower, or change one, and re-derive the category."""
     today = today or timezone.localdate()
-    _check_township(actor, borrower.township_id, "borrower")
+    require_township_field(actor, borrower.township_id, "borrower")
     position = position or Position(borrower=borrower)
     if position.borrower_id != borrower.pk:
         raise ValidationError(_("That position belongs to another borrower."))
     _apply(position, fields)
-    _save(position, actor=actor)
+    save_traced(position, actor=actor)
     _refresh_category(borrower, today)
-    _save(borrower, actor=actor)
+    save_traced(borrower, actor=actor)
     return position
 
 
@@ -192,11 +179,11 @@ def position_save(
 def position_delete(*, actor, position: Position, today: datetime.date | None = None) -> None:
     today = today or timezone.localdate()
     borrower = position.borrower
-    _check_township(actor, borrower.township_id, "borrower")
+    require_township_field(actor, borrower.township_id, "borrower")
     position._history_user = actor
     position.delete()
     _refresh_category(borrower, today)
-    _save(borrower, actor=actor)
+    save_traced(borrower, actor=actor)
 
 
 def borrowers_refresh_categories(*, today: datetime.date) -> int:
@@ -243,16 +230,16 @@ def borrowers_refresh_categories(*, today: datetime.date) -> int:
 def enterprise_create(*, actor, reason: str | None = None, **fields) -> Enterprise:
     enterprise = Enterprise(**fields)
     if enterprise.village_id:
-        _check_township(actor, enterprise.village.parent_id, "village")
-    return _save(enterprise, actor=actor, reason=reason)
+        require_township_field(actor, enterprise.village.parent_id, "village")
+    return save_traced(enterprise, actor=actor, reason=reason)
 
 
 @transaction.atomic
 def enterprise_update(*, actor, enterprise: Enterprise, reason: str | None = None, **changes):
-    _check_township(actor, enterprise.township_id, "village")
+    require_township_field(actor, enterprise.township_id, "village")
     _apply(enterprise, changes)
-    _check_township(actor, enterprise.village.parent_id, "village")
-    return _save(enterprise, actor=actor, reason=reason)
+    require_township_field(actor, enterprise.village.parent_id, "village")
+    return save_traced(enterprise, actor=actor, reason=reason)
 
 
 @transaction.atomic
@@ -270,7 +257,7 @@ def driven_household_link(
     """Record that a borrower or an enterprise leads ``household``."""
     leader = borrower or enterprise
     if leader is not None:
-        _check_township(actor, leader.township_id, "borrower" if borrower else "enterprise")
+        require_township_field(actor, leader.township_id, "borrower" if borrower else "enterprise")
     link = DrivenHousehold(
         borrower=borrower,
         enterprise=enterprise,
@@ -279,7 +266,7 @@ def driven_household_link(
         yearly_amount=yearly_amount,
         since=since,
     )
-    return _save(link, actor=actor, reason=reason)
+    return save_traced(link, actor=actor, reason=reason)
 
 
 def industry_kinds():

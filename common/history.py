@@ -274,3 +274,14 @@ def install_append_only_triggers(sender, using="default", **kwargs):
                 "CREATE TRIGGER zxd_append_only BEFORE UPDATE OR DELETE ON %s "
                 "FOR EACH ROW EXECUTE FUNCTION zxd_history_append_only()" % quote(table)
             )
+
+
+def save_traced(instance, *, actor, reason: str | None = None, exclude=None):
+    """Validate fully, then save with the actor (and why) in the history:
+    how every service saves one record."""
+    instance.full_clean(exclude=exclude)
+    instance._history_user = actor
+    if reason:
+        instance._change_reason = reason
+    instance.save()
+    return instance

@@ -10,10 +10,11 @@ in the user's language, ``quotas`` for the quota table) and saves nothing.
 import datetime
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.roles import require_permission
 from beneficiaries.models import Borrower
 
 from .models import LprRate, Programme, ProgrammeQuota
@@ -44,11 +45,6 @@ PROGRAMME_FIELDS = (
 
 _ZERO = Decimal("0")
 _ONE = Decimal("1")
-
-
-def _require(actor, *permissions: str) -> None:
-    if not all(actor.has_perm(permission) for permission in permissions):
-        raise PermissionDenied
 
 
 def _full_clean(instance, errors: dict) -> None:
@@ -182,10 +178,10 @@ def programme_save(
     """
     creating = programme is None
     if creating:
-        _require(actor, "loans.add_programme", "loans.add_programmequota")
+        require_permission(actor, "loans.add_programme", "loans.add_programmequota")
         programme = Programme()
     else:
-        _require(actor, "loans.change_programme", "loans.change_programmequota")
+        require_permission(actor, "loans.change_programme", "loans.change_programmequota")
         programme = Programme.objects.select_for_update().get(pk=programme.pk)
         _keep_baselines(programme)
     for name, value in fields.items():
@@ -217,7 +213,7 @@ def programme_copy_to_year(*, actor, programme: Programme, year: int | None = No
     county office has checked its figures. Refused when the programme
     already has a row for that year.
     """
-    _require(actor, "loans.add_programme", "loans.add_programmequota")
+    require_permission(actor, "loans.add_programme", "loans.add_programmequota")
     year = year or programme.year + 1
     if Programme.objects.filter(
         name=programme.name, year=year, region_code=programme.region_code
@@ -256,10 +252,10 @@ def lpr_rate_save(
     a second one for the same date is refused, not merged.
     """
     if rate is None:
-        _require(actor, "loans.add_lprrate")
+        require_permission(actor, "loans.add_lprrate")
         rate = LprRate()
     else:
-        _require(actor, "loans.change_lprrate")
+        require_permission(actor, "loans.change_lprrate")
         rate = LprRate.objects.select_for_update().get(pk=rate.pk)
     rate.effective_on, rate.one_year_rate = effective_on, one_year_rate
 

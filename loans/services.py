@@ -17,9 +17,9 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.roles import may_act_in_township
+from accounts.roles import require_permission, require_township
 from beneficiaries.models import Borrower, Enterprise, Household
-from common.history import history_record_bulk
+from common.history import history_record_bulk, save_traced
 from common.money import ZERO, yuan
 
 from .models import (
@@ -41,23 +41,6 @@ State = Application.State
 # Applications whose amount is spoken for: open ones, and released ones the
 # co-op has not yet turned into a loan.
 _COMMITTED = Q(state__in=Application.OPEN_STATES) | Q(state=State.RELEASED, loan__isnull=True)
-
-
-def _save(instance, *, actor, exclude=None):
-    instance.full_clean(exclude=exclude)
-    instance._history_user = actor
-    instance.save()
-    return instance
-
-
-def _require(actor, permission: str) -> None:
-    if not actor.has_perm(permission):
-        raise PermissionDenied
-
-
-def _require_township(actor, township_id: int) -> None:
-    if not may_act_in_township(actor, township_id):
-        raise PermissionDenied
 
 
 def household_quota(*, programme: Programme, household: Household, on: datetime.date) -> Decimal:
@@ -186,12 +169,12 @@ def application_submit(
     The amount must fit the household's remaining quota, counting every
     member's open applications and loans.
     """
-    _require(actor, "loans.add_application")
+    require_permission(actor, "loans.add_application")
     today = today or timezone.localdate()
     applicant = borrower or enterprise
     if applicant is None or (borrower and enterprise):
         raise ValidationError({"borrower": _("Choose a borrower or an enterprise.")})
-    _require_township(actor, applicant.township_id)
+    require_township(actor, applicant.township_id)
     if not programme.is_active:
         raise ValidationError({"programme": _("This programme is closed.")})
     application = Application(
@@ -286,8 +269,8 @@ def application_transition(
         if not comment.strip():
             raise ValidationError({"comment": _("Give the reason.")})
     else:
-        _require(actor, _STEP_PERMISSION[to_state])
-    _require_township(actor, application.township_id)
+        require_permission(actor, _STEP_PERMISSION[to_state])
+    require_township(actor, application.township_id)
     if to_state == State.COUNTY_APPROVED:
         _check_quota(application, today)
         _check_budget(application)
@@ -314,7 +297,7 @@ def notice_publish(
 ) -> PublicNotice:
     """Put approved applications (all of the programme's, by default) into a
     public notice that runs for the programme's notice period."""
-    _require(actor, "loans.manage_notice")
+    require_permission(actor, "loans.manage_notice")
     queryset = Application.objects.select_for_update().filter(
         programme=programme, state=State.COUNTY_APPROVED
     )
@@ -332,7 +315,7 @@ def notice_publish(
         ends_on=starts_on + datetime.timedelta(days=programme.notice_days - 1),
         created_by=actor,
     )
-    _save(notice, actor=actor)
+    save_traced(notice, actor=actor)
     for application in chosen:
         NoticeEntry.objects.create(notice=notice, application=application)
         application_transition(actor=actor, application=application, to_state=State.IN_NOTICE)
@@ -343,12 +326,12 @@ def notice_publish(
 def objection_record(*, actor, entry: NoticeEntry, raised_by: str, content: str) -> Objection:
     """Record an objection; it holds the application back until resolved."""
     application = Application.objects.get(pk=entry.application_id)
-    _require_township(actor, application.township_id)
+    require_township(actor, application.township_id)
     if not (actor.has_perm("loans.review_application") or actor.has_perm("loans.manage_notice")):
         raise PermissionDenied
     if application.state != State.IN_NOTICE:
         raise ValidationError(_("Only an application in public notice can be objected to."))
-    return _save(
+    return save_traced(
         Objection(entry=entry, raised_by=raised_by, content=content, recorded_by=actor),
         actor=actor,
     )
@@ -357,7 +340,7 @@ def objection_record(*, actor, entry: NoticeEntry, raised_by: str, content: str)
 @transaction.atomic
 def objection_resolve(*, actor, objection: Objection, upheld: bool, resolution: str) -> Objection:
     """Close an objection. An upheld objection rejects the application."""
-    _require(actor, "loans.manage_notice")
+    require_permission(actor, "loans.manage_notice")
     if not objection.is_open:
         raise ValidationError(_("This objection is already resolved."))
     if not resolution.strip():
@@ -365,7 +348,7 @@ def objection_resolve(*, actor, objection: Objection, upheld: bool, resolution: 
     objection.upheld = upheld
     objection.resolution = resolution
     objection.resolved_at = timezone.now()
-    _save(objection, actor=actor)
+    save_traced(objection, actor=actor)
     if upheld:
         application_transition(
             actor=actor,
@@ -403,7 +386,7 @@ def notices_release_due(*, actor, today: datetime.date, notice: PublicNotice | N
     for finished in notices:
         if not finished.entries.filter(application__state=State.IN_NOTICE).exists():
             finished.closed_at = timezone.now()
-            _save(finished, actor=actor)
+            save_traced(finished, actor=actor)
     return released
 
 
@@ -431,7 +414,7 @@ def loan_create(
     maturity_on: datetime.date,
 ) -> Loan:
     """Record the co-op's contract for a released application."""
-    _require(actor, "loans.add_loan")
+    require_permission(actor, "loans.add_loan")
     application = Application.objects.select_for_update().get(pk=application.pk)
     programme = application.programme
     errors: dict[str, list[str]] = {}
@@ -482,7 +465,7 @@ def loan_create(
         programme=programme,
         township_id=application.township_id,
     )
-    return _save(loan, actor=actor)
+    return save_traced(loan, actor=actor)
 
 
 def _effective_interest(loan: Loan):
@@ -535,7 +518,7 @@ def ledger_post_interest(
     paid_on: datetime.date,
     amount: Decimal,
 ) -> LedgerEntry:
-    _require(actor, "loans.add_ledgerentry")
+    require_permission(actor, "loans.add_ledgerentry")
     Loan.objects.select_for_update().get(pk=loan.pk)
     errors = interest_entry_errors(
         loan=loan, period_start=period_start, period_end=period_end, paid_on=paid_on, amount=amount
@@ -554,7 +537,7 @@ def ledger_post_interest(
         due_on=due_on,
         posted_by=actor,
     )
-    return _save(entry, actor=actor)
+    return save_traced(entry, actor=actor)
 
 
 @transaction.atomic
@@ -567,7 +550,7 @@ def ledger_post_repayment(
     paid_on: datetime.date,
     amount: Decimal,
 ) -> LedgerEntry:
-    _require(actor, "loans.add_ledgerentry")
+    require_permission(actor, "loans.add_ledgerentry")
     loan = Loan.objects.select_for_update().get(pk=loan.pk)
     if amount <= 0:
         raise ValidationError({"amount": [_("The amount must be more than zero.")]})
@@ -592,7 +575,7 @@ def ledger_post_repayment(
         paid_on=paid_on,
         posted_by=actor,
     )
-    _save(entry, actor=actor)
+    save_traced(entry, actor=actor)
     _record_status(loan, on=paid_on)
     return entry
 
@@ -608,7 +591,7 @@ def ledger_post_reversal(
     paid_on: datetime.date | None = None,
 ) -> LedgerEntry:
     """Undo an earlier entry of the same co-op by a reversal that points at it."""
-    _require(actor, "loans.add_ledgerentry")
+    require_permission(actor, "loans.add_ledgerentry")
     original = (
         LedgerEntry.objects.select_for_update().filter(coop=coop, txn_id=reverses_txn_id).first()
     )
@@ -633,7 +616,7 @@ def ledger_post_reversal(
         reason=reason,
         posted_by=actor,
     )
-    _save(entry, actor=actor)
+    save_traced(entry, actor=actor)
     _record_status(original.loan, on=entry.paid_on)
     return entry
 

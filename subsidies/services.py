@@ -22,6 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import require_permission
 from common.history import history_context, history_record_bulk
 from common.money import ZERO
 from loans.models import LedgerEntry, Loan, LprRate, Programme
@@ -48,11 +49,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 State = SubsidyRun.State
 Payment = SubsidyLine.Payment
-
-
-def _require(actor, permission: str) -> None:
-    if not actor.has_perm(permission):
-        raise PermissionDenied
 
 
 def _move(run: SubsidyRun, to_state: str, *, actor, comment: str = "") -> None:
@@ -83,7 +79,7 @@ def subsidy_run_start(
     its draft) and launch the computation. The year must be over, and every
     earlier year's run must be approved or cancelled: adjustments are carried
     from frozen years only, so two open runs could otherwise both carry one."""
-    _require(actor, "subsidies.compute_subsidyrun")
+    require_permission(actor, "subsidies.compute_subsidyrun")
     return _start(actor=actor, programme=programme, year=year, today=today)
 
 
@@ -138,7 +134,7 @@ def _start(*, actor, programme: Programme, year: int, today: datetime.date) -> S
 def subsidy_run_compute(*, actor, run: SubsidyRun) -> SubsidyRun:
     """(Re)compute a draft, computed or failed run: a new computation
     replaces every line. The parts are launched once the transaction commits."""
-    _require(actor, "subsidies.compute_subsidyrun")
+    require_permission(actor, "subsidies.compute_subsidyrun")
     return _compute(actor=actor, run=run)
 
 
@@ -714,7 +710,7 @@ def line_detail(line: SubsidyLine) -> tuple[LoanTerms, LineWorking]:
 
 
 def subsidy_run_submit(*, actor, run: SubsidyRun) -> SubsidyRun:
-    _require(actor, "subsidies.submit_subsidyrun")
+    require_permission(actor, "subsidies.submit_subsidyrun")
     with transaction.atomic():
         run = _locked(run)
         if run.state != State.COMPUTED:
@@ -730,7 +726,7 @@ def subsidy_run_submit(*, actor, run: SubsidyRun) -> SubsidyRun:
 def subsidy_run_approve(*, actor, run: SubsidyRun) -> SubsidyRun:
     """Approve a submitted run (maker-checker: never by its submitter). The
     run is frozen from here; lines with nothing to pay are marked so."""
-    _require(actor, "subsidies.approve_subsidyrun")
+    require_permission(actor, "subsidies.approve_subsidyrun")
     with transaction.atomic():
         run = _locked(run)
         if run.state != State.SUBMITTED:
@@ -749,7 +745,7 @@ def subsidy_run_approve(*, actor, run: SubsidyRun) -> SubsidyRun:
 
 
 def subsidy_run_send_back(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
-    _require(actor, "subsidies.approve_subsidyrun")
+    require_permission(actor, "subsidies.approve_subsidyrun")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the run is sent back.")})
@@ -766,7 +762,7 @@ def subsidy_run_send_back(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
 
 
 def subsidy_run_cancel(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
-    _require(actor, "subsidies.compute_subsidyrun")
+    require_permission(actor, "subsidies.compute_subsidyrun")
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the run is cancelled.")})
@@ -830,7 +826,7 @@ def _close_if_paid(run: SubsidyRun, actor) -> None:
 def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
     """Put every line still to pay (never issued, or failed) with a bank
     account into a new batch. Lines without an account stay pending."""
-    _require(actor, "subsidies.pay_subsidyrun")
+    require_permission(actor, "subsidies.pay_subsidyrun")
     with transaction.atomic():
         run = _locked(run)
         if run.state != State.APPROVED:
@@ -910,7 +906,7 @@ def payment_batch_record(
 ) -> int:
     """Record the bank's payment of a batch: every line of it still issued
     becomes paid. Answers the number of lines recorded."""
-    _require(actor, "subsidies.pay_subsidyrun")
+    require_permission(actor, "subsidies.pay_subsidyrun")
     errors = _check_voucher(voucher_no, paid_on, today)
     if errors:
         raise ValidationError(errors)
@@ -949,7 +945,7 @@ def payment_line_record(
 ) -> SubsidyLine:
     """Record one issued line as paid (voucher and date) or as failed (with
     the bank's reason); a failed line goes into the next batch."""
-    _require(actor, "subsidies.pay_subsidyrun")
+    require_permission(actor, "subsidies.pay_subsidyrun")
     if paid:
         errors = _check_voucher(voucher_no, paid_on, today)
     else:
