@@ -11,7 +11,8 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .history_selectors import HISTORY_ROLES
+from accounts.history.selectors import HISTORY_ROLES
+
 from .roles import Role, role_of
 
 # The menu's groups, in their order: each action belongs to one.

@@ -11,5 +11,5 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("history/", include("accounts.history_urls")),
+    path("history/", include("accounts.history.urls")),
 ]

@@ -40,10 +40,10 @@ from stdnum.cn import ric
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Industry
-from beneficiaries.services import division_create
 from divisions.services import divisions_load_county
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import Application, CreditCoop, LedgerEntry, Loan, Programme
 
 LOANS = int(os.environ.get("BENCH_API_LOANS", "1000"))

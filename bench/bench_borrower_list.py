@@ -30,10 +30,10 @@ from stdnum.cn import ric
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure, timed
-from beneficiaries import selectors
-from beneficiaries.borrower_views import PAGE_SIZE
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Industry
-from beneficiaries.services import division_create
+from beneficiaries.registry import selectors
+from beneficiaries.registry.views import PAGE_SIZE
 from demo import data
 from divisions.models import Division
 from divisions.services import divisions_load_county

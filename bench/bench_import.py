@@ -29,9 +29,11 @@ from stdnum.cn import ric
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure
-from beneficiaries import resources as wb
-from beneficiaries import services, transfer
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Position
+from beneficiaries.registry import services
+from beneficiaries.transfer import resources as wb
+from beneficiaries.transfer import services as transfer
 from divisions.models import Division
 from divisions.services import divisions_load_county
 
@@ -52,11 +54,11 @@ def _places(actor) -> list[tuple[str, str, str]]:
     names = []
     for township in Division.objects.townships().order_by("code"):
         for v in range(1, VILLAGES_PER_TOWNSHIP + 1):
-            village = services.division_create(
+            village = division_create(
                 actor=actor, parent=township, code="%s%03d" % (township.code, v), name="第%d村" % v
             )
             for g in range(1, GROUPS_PER_VILLAGE + 1):
-                group = services.division_create(
+                group = division_create(
                     actor=actor, parent=village, code="%s%03d" % (village.code, g), name="%d组" % g
                 )
                 names.append((township.name, village.name, group.name))

@@ -39,7 +39,7 @@ from reports.payout_list import (
     payout_xlsx,
 )
 from subsidies.models import SubsidyRun
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from zhenxingdai.celery import app as celery_app
 
 LINES = int(os.environ.get("BENCH_PAYOUT_LINES", "10000"))

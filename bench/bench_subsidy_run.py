@@ -33,7 +33,7 @@ from divisions.models import Division
 from divisions.services import divisions_load_county
 from loans.models import CreditCoop, Programme
 from subsidies.models import SubsidyRun
-from subsidies.services import subsidy_run_compute, subsidy_run_start
+from subsidies.runs.services import subsidy_run_compute, subsidy_run_start
 from zhenxingdai.celery import app as celery_app
 
 LOANS = int(os.environ.get("BENCH_SUBSIDY_LOANS", "100000"))

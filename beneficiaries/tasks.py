@@ -1,9 +1,8 @@
 from celery import shared_task
 from django.utils import timezone
 
+from beneficiaries.registry.services import borrowers_refresh_categories
 from common.history import history_context
-
-from .services import borrowers_refresh_categories
 
 
 @shared_task(name="beneficiaries.refresh_categories")

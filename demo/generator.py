@@ -37,6 +37,7 @@ from simple_history.utils import bulk_create_with_history
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import (
     Borrower,
     DrivenHousehold,
@@ -45,12 +46,7 @@ from beneficiaries.models import (
     Industry,
     Position,
 )
-from beneficiaries.services import (
-    borrower_create,
-    division_create,
-    enterprise_create,
-    household_create,
-)
+from beneficiaries.registry.services import borrower_create, enterprise_create, household_create
 from divisions.models import Division
 
 from . import data

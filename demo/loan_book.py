@@ -14,9 +14,9 @@ from decimal import Decimal
 from django.utils import timezone
 from stdnum.cn import ric
 
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Industry
-from beneficiaries.services import division_create
-from loans.interest import expected_schedule
+from loans.ledger.interest import expected_schedule
 from loans.models import Application, CreditCoop, LedgerEntry, Loan, Programme
 
 PRINCIPAL = Decimal("50000.00")

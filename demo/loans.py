@@ -45,8 +45,15 @@ from django.utils import timezone
 
 from beneficiaries.models import Borrower, Industry
 from common.money import ZERO
-from loans.interest import expected_schedule
-from loans.loan_selectors import is_settlement_day
+from loans.applications.services import application_submit, application_transition
+from loans.ledger.interest import expected_schedule
+from loans.ledger.selectors import is_settlement_day
+from loans.ledger.services import (
+    ledger_post_interest,
+    ledger_post_repayment,
+    loan_create,
+    loan_statuses_record,
+)
 from loans.models import (
     Application,
     CreditCoop,
@@ -57,13 +64,7 @@ from loans.models import (
     Programme,
     PublicNotice,
 )
-from loans.services import (
-    application_submit,
-    application_transition,
-    ledger_post_interest,
-    ledger_post_repayment,
-    loan_create,
-    loan_statuses_record,
+from loans.notices.services import (
     notice_publish,
     notices_release_due,
     objection_record,

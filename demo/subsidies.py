@@ -32,19 +32,13 @@ from unittest import mock
 
 from stdnum import luhn
 
-from beneficiaries.services import household_update
+from beneficiaries.registry.services import household_update
 from loans.models import Programme
 from reports.models import Report
 from reports.services import report_key, report_request
 from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
-from subsidies.services import (
-    payment_batch_issue,
-    payment_batch_record,
-    payment_line_record,
-    subsidy_run_approve,
-    subsidy_run_start,
-    subsidy_run_submit,
-)
+from subsidies.payout.services import payment_batch_issue, payment_batch_record, payment_line_record
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from zhenxingdai.celery import app as celery_app
 
 from .loans import PROGRAMME_NAME, REGION_CODE, SEED, YEAR, _clock
@@ -87,7 +81,7 @@ def _in_process():
     celery_app.conf.task_always_eager = True
     try:
         with (
-            mock.patch("subsidies.services._after_commit", lambda callback: callback()),
+            mock.patch("subsidies.runs.services._after_commit", lambda callback: callback()),
             mock.patch("reports.services._after_commit", lambda callback: callback()),
         ):
             yield

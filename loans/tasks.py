@@ -11,9 +11,10 @@ from celery import shared_task
 from django.utils import timezone
 
 from common.history import history_context
+from loans.ledger.services import loan_statuses_record
+from loans.notices.services import notices_release_due
 
 from .models import PublicNotice
-from .services import loan_statuses_record, notices_release_due
 
 logger = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from beneficiaries.models import (
 from common.money import ZERO, percent, round_fen, yuan
 from common.pdf import PRINT_LANGUAGE, render_pdf
 from divisions.models import Division
-from loans.loan_selectors import with_ledger_totals
+from loans.ledger.selectors import with_ledger_totals
 from loans.models import Loan, Programme
 from subsidies.models import SubsidyLine, SubsidyRun
 

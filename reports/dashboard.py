@@ -29,10 +29,10 @@ from django.db.models.lookups import GreaterThan
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
 from common.money import ZERO, round_fen
-from loans.loan_selectors import ledger_total
+from loans.ledger.selectors import ledger_total
 from loans.models import Application, LedgerEntry, Loan, Programme
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.run_selectors import run_has_results, run_totals
+from subsidies.runs.selectors import run_has_results, run_totals
 
 RunState = SubsidyRun.State
 Payment = SubsidyLine.Payment

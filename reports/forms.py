@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
 from divisions.models import Division
-from loans.application_forms import ProgrammeChoiceField
+from loans.applications.forms import ProgrammeChoiceField
 from loans.models import Programme
 from subsidies.models import SubsidyRun
 

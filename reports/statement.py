@@ -19,10 +19,10 @@ from beneficiaries.models import Borrower
 from common.masking import mask_resident_id
 from common.money import ZERO
 from common.pdf import PRINT_LANGUAGE, render_pdf
-from loans.loan_selectors import status_label
+from loans.ledger.position import effective_entries, loan_position
+from loans.ledger.selectors import status_label
 from loans.models import LedgerEntry, Loan
-from loans.programme_selectors import percent_text
-from loans.selectors import effective_entries, loan_position
+from loans.programmes.selectors import percent_text
 from subsidies.models import SubsidyLine, SubsidyRun
 
 RunState = SubsidyRun.State

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from accounts.services import personal_data_export_log
-from beneficiaries import selectors as borrower_selectors
+from beneficiaries.registry import selectors as borrower_selectors
 
 from .statement import render_statement, statement_for
 

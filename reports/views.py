@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.services import personal_data_export_log
-from loans.application_forms import add_service_error
+from loans.applications.forms import add_service_error
 
 from . import services
 from .forms import ReportRequestForm, county_report_initial

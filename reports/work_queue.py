@@ -16,11 +16,11 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from accounts.history_selectors import HistoryFilter, history_rows, history_search
+from accounts.history.selectors import HistoryFilter, history_rows, history_search
 from accounts.roles import Role, role_of
 from loans.models import Application, Loan, Objection, PublicNotice
 from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
-from subsidies.services import PAYEE_HAS_NO_ACCOUNT
+from subsidies.payout.services import PAYEE_HAS_NO_ACCOUNT
 
 State = Application.State
 RunState = SubsidyRun.State

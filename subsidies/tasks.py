@@ -9,14 +9,14 @@ from celery import chord, shared_task
 from django.utils import timezone
 
 from common.history import history_context
-
-from .calculation import CalculationError
-from .services import (
+from subsidies.runs.services import (
     subsidy_run_compute_part,
     subsidy_run_fail,
     subsidy_run_finish,
     subsidy_runs_start_due,
 )
+
+from .calculation import CalculationError
 
 logger = logging.getLogger(__name__)
 

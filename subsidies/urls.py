@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import payout_views, run_views
+from .payout import views as payout_views
+from .runs import views as run_views
 
 app_name = "subsidies"
 

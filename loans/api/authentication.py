@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from loans.api_keys import api_key_check
+from loans.keys.services import api_key_check
 
 KEYWORD = "Token"
 

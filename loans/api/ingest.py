@@ -40,8 +40,8 @@ from rest_framework import serializers
 from simple_history.utils import bulk_create_with_history
 
 from common.money import ZERO, yuan
+from loans.ledger.services import _record_status, ledger_post_reversal, loan_create
 from loans.models import Application, LedgerEntry, Loan
-from loans.services import _record_status, ledger_post_reversal, loan_create
 
 from .exceptions import ApiError, errors_of_detail
 from .serializers import InterestPaymentSerializer, RepaymentSerializer, quick_parser

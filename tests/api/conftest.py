@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from tests.loans.conftest import coop, groups, people, programme  # noqa: F401 (fixtures)
 from tests.loans.test_application_flow import contract, released
 

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import PersonalDataExport
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import Application, CreditCoop
 from tests.api.conftest import client_with, codes
 from tests.loans.test_application_flow import released, submit

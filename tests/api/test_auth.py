@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from accounts.roles import Role
 from loans.api.permissions import ApiKeyRateThrottle, CoopApiPermission
-from loans.api_keys import api_key_issue, api_key_revoke
+from loans.keys.services import api_key_issue, api_key_revoke
 from loans.models import ApiKey
 from tests.api.conftest import client_with, codes
 

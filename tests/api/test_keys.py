@@ -7,7 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from loans.api_keys import api_key_check, api_key_issue
+from loans.keys.services import api_key_check, api_key_issue
 from loans.models import ApiKey, CreditCoop
 from tests.api.conftest import client_with
 

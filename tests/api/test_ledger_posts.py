@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 
 from loans.api import ingest
 from loans.api.serializers import InterestPaymentSerializer, RepaymentSerializer, quick_parser
+from loans.ledger.services import ledger_post_interest, ledger_post_repayment
 from loans.models import LedgerEntry, Loan, LoanStatusChange
-from loans.services import ledger_post_interest, ledger_post_repayment
 from tests.api.conftest import (
     CONTRACT,
     codes,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop, Loan
 from tests.api.conftest import CONTRACT, client_with, codes, quarter_rows, repayment_row
 from tests.loans.test_application_flow import contract, released, submit

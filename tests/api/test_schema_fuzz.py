@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
 from accounts.roles import Role
 from accounts.services import user_create
 from loans.api.permissions import ApiKeyRateThrottle
-from loans.api_keys import _digest, api_key_issue, api_key_revoke
+from loans.keys.services import _digest, api_key_issue, api_key_revoke
 from loans.models import ApiKey, CreditCoop
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.api.conftest import CONTRACT, client_with, quarter_rows, repayment_row
 from zhenxingdai.wsgi import application
 
@@ -147,7 +147,7 @@ def fuzz_ready(api, loan, cast, monkeypatch):
     api.post("/api/v1/interest-payments/", quarter_rows(2), format="json")
     api.post("/api/v1/repayments/", repayment_row(), format="json")
     # The test's transaction never commits: compute the run at once.
-    monkeypatch.setattr("subsidies.services._after_commit", lambda callback: callback())
+    monkeypatch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
     run = subsidy_run_start(
         actor=cast.county, programme=loan.programme, year=2025, today=datetime.date(2026, 1, 5)
     )

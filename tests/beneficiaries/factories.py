@@ -11,8 +11,9 @@ from types import SimpleNamespace
 
 from stdnum.cn import ric
 
-from beneficiaries import services
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Industry, Position
+from beneficiaries.registry import services
 from divisions.models import Division
 
 _serials = itertools.count(1)
@@ -49,10 +50,10 @@ def village_group(actor, township: Division, *, village: str = "碧溪村", numb
     existing = Division.objects.filter(code=village_code + "001").first()
     if existing is not None:
         return existing
-    division = Division.objects.filter(code=village_code).first() or services.division_create(
+    division = Division.objects.filter(code=village_code).first() or division_create(
         actor=actor, parent=township, code=village_code, name=village
     )
-    return services.division_create(
+    return division_create(
         actor=actor, parent=division, code=village_code + "001", name="第一村民小组"
     )
 

@@ -583,7 +583,7 @@ def test_a_refused_save_leaves_no_new_household_behind(client, cast, registry, m
     def refuse(**kwargs):
         raise ValidationError({"phone": ["该手机号已被停用。"], "positions": ["职务 1：有误。"]})
 
-    monkeypatch.setattr("beneficiaries.borrower_views.borrower_create", refuse)
+    monkeypatch.setattr("beneficiaries.registry.views.borrower_create", refuse)
     data = create_data(registry)
     households = Household.objects.count()
     response = as_user(client, cast.township_officer_a).post(reverse("borrowers:create"), data)

@@ -4,8 +4,8 @@ import pytest
 from django.http import QueryDict
 
 from beneficiaries.models import Borrower
-from beneficiaries.selectors import borrower_history, borrower_list, borrower_positions
-from beneficiaries.services import borrower_update, household_update, position_save
+from beneficiaries.registry.selectors import borrower_history, borrower_list, borrower_positions
+from beneficiaries.registry.services import borrower_update, household_update, position_save
 from tests.beneficiaries import factories
 
 

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from beneficiaries.services import division_create
+from beneficiaries.divisions.services import division_create
 from divisions.models import Division
 
 

@@ -2,8 +2,9 @@ import pytest
 from django.urls import reverse
 from stdnum.cn import uscc
 
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Enterprise, Industry
-from beneficiaries.services import division_create, enterprise_create
+from beneficiaries.registry.services import enterprise_create
 
 
 def credit_code(sequence: int) -> str:

@@ -11,9 +11,12 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from accounts.models import PersonalDataExport
-from beneficiaries import resources as wb
-from beneficiaries import services, transfer
+from beneficiaries.divisions.services import division_create
+from beneficiaries.industries.selectors import industry_kinds
 from beneficiaries.models import Borrower, Household, Position
+from beneficiaries.registry import services
+from beneficiaries.transfer import resources as wb
+from beneficiaries.transfer import services as transfer
 from tests.beneficiaries.transfer_fixtures import (
     XLSX_TYPE,
     borrower_row,
@@ -81,7 +84,7 @@ def register(cast, places, serial: int, *, group=None, **fields) -> Borrower:
         "name": "王%d" % serial,
         "id_number": number,
         "phone": "139%08d" % serial,
-        "industry": services.industry_kinds().get(name="茶叶"),
+        "industry": industry_kinds().get(name="茶叶"),
     }
     return services.borrower_create(actor=cast.county, household=household, **(defaults | fields))
 
@@ -638,7 +641,7 @@ def test_a_new_position_is_added_and_the_old_one_kept(client, cast, places):
 def test_an_export_imports_again_unchanged(client, cast, places):
     """The round trip: records registered through the forms' services,
     exported, and imported again, are found unchanged."""
-    tea = services.industry_kinds().get(name="茶叶")
+    tea = industry_kinds().get(name="茶叶")
     register(cast, places, 1, scale=30, scale_unit="亩", entity_description="茶园")
     secretary = register(cast, places, 3, group=places.xinzhai, party_member=True, industry=tea)
     services.position_save(
@@ -744,7 +747,7 @@ def test_the_export_takes_the_borrower_lists_filters(client, cast, places):
     assert exported_ids(q="李") == [valid_id(5)]
     assert exported_ids(category="industry_leader") == sorted(valid_id(n) for n in (1, 3, 5))
     assert exported_ids(poverty_status="monitored") == []
-    assert exported_ids(industry=services.industry_kinds().get(name="茶叶").parent_id) == sorted(
+    assert exported_ids(industry=industry_kinds().get(name="茶叶").parent_id) == sorted(
         valid_id(n) for n in (1, 3, 5)
     )
     assert client.get(EXPORT, {"category": "nonsense"}).status_code == 400
@@ -764,12 +767,10 @@ def test_the_template_has_the_headers_an_example_and_a_guide(client, cast):
 
 def test_the_template_example_row_checks_clean_once_its_places_exist(cast, tmp_path):
     township = cast.township_a
-    village = services.division_create(
+    village = division_create(
         actor=cast.county, parent=township, code=township.code + "001", name="碧溪村"
     )
-    services.division_create(
-        actor=cast.county, parent=village, code=village.code + "001", name="大寨组"
-    )
+    division_create(actor=cast.county, parent=village, code=village.code + "001", name="大寨组")
     path = tmp_path / "template.xlsx"
     path.write_bytes(transfer.template_workbook())
     report = transfer.borrowers_import(

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from beneficiaries.industry_services import industry_save, industry_usage
+from beneficiaries.industries.services import industry_save, industry_usage
 from beneficiaries.models import Industry
 from tests.beneficiaries import factories
 

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from stdnum.cn import ric, uscc
 
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import (
     Borrower,
     DrivenHousehold,
@@ -14,11 +15,10 @@ from beneficiaries.models import (
     Industry,
     Position,
 )
-from beneficiaries.services import (
+from beneficiaries.registry.services import (
     borrower_create,
     borrower_update,
     borrowers_refresh_categories,
-    division_create,
     driven_household_link,
     enterprise_create,
     household_create,
@@ -329,7 +329,7 @@ def test_the_daily_task_refreshes_categories(cast, place):
 
 
 def test_moving_a_household_moves_its_borrowers_township(cast, place):
-    from beneficiaries.services import household_update
+    from beneficiaries.registry.services import household_update
 
     household = new_household(cast.county, place[cast.township_a.pk])
     first = new_borrower(cast.county, household, sequence=2)

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook, load_workbook
 from stdnum.cn import ric
 
-from beneficiaries import resources as wb
-from beneficiaries import services
+from beneficiaries.divisions.services import division_create
+from beneficiaries.transfer import resources as wb
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -30,7 +30,7 @@ def make_places(cast) -> SimpleNamespace:
     """Villages and groups in townships A (联珠镇) and B (通关镇)."""
 
     def division(parent, suffix, name):
-        return services.division_create(
+        return division_create(
             actor=cast.county, parent=parent, code=parent.code + suffix, name=name
         )
 

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from beneficiaries.services import division_create
-from loans.application_selectors import default_programme
+from beneficiaries.divisions.services import division_create
+from loans.applications.selectors import default_programme
+from loans.applications.services import application_submit, application_transition
 from loans.models import Application
-from loans.services import application_submit, application_transition
 from tests.browser.conftest import SCREENSHOTS, log_in, save_screenshot
 from tests.conftest import PASSWORD
 from tests.loans.conftest import People, pig_industry

@@ -14,9 +14,9 @@ from playwright.sync_api import expect
 
 from reports.models import Report
 from reports.templatetags import dashboard_tags
-from subsidies import run_views
 from subsidies.models import SubsidyRun
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.runs import views as run_views
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.browser.conftest import log_in, save_screenshot
 from tests.browser.test_subsidy_run import loans, people, programme  # noqa: F401 (fixtures)
 from tests.conftest import PASSWORD

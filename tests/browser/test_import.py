@@ -6,8 +6,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from beneficiaries import resources as wb
 from beneficiaries.models import Borrower
+from beneficiaries.transfer import resources as wb
 from tests.beneficiaries.transfer_fixtures import borrower_row, make_places, workbook_bytes
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD

@@ -8,16 +8,13 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Industry
-from beneficiaries.services import borrower_create, division_create
+from beneficiaries.registry.services import borrower_create
+from loans.applications.services import application_transition
+from loans.ledger.services import loan_create, loan_statuses_record
 from loans.models import Application, CreditCoop, Programme
-from loans.services import (
-    application_transition,
-    loan_create,
-    loan_statuses_record,
-    notice_publish,
-    notices_release_due,
-)
+from loans.notices.services import notice_publish, notices_release_due
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD
 from tests.loans.conftest import TODAY, People, resident_id

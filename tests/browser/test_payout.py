@@ -18,12 +18,12 @@ from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from beneficiaries.models import Household
-from loans.interest import expected_schedule
+from loans.ledger.interest import expected_schedule
+from loans.ledger.services import ledger_post_interest
 from loans.models import CreditCoop, Programme
-from loans.services import ledger_post_interest
-from subsidies import payout_views
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.payout import views as payout_views
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.browser.conftest import log_in, save_screenshot
 from tests.browser.test_loan_page import lend, people  # noqa: F401 (fixture)
 from tests.conftest import PASSWORD

@@ -9,10 +9,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from beneficiaries.services import division_create
+from beneficiaries.divisions.services import division_create
 from loans.models import CreditCoop, Programme
-from subsidies import run_views
 from subsidies.models import SubsidyRun, SubsidyRunPart
+from subsidies.runs import views as run_views
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD
 from tests.loans.conftest import People
@@ -133,7 +133,7 @@ def test_the_county_computes_and_submits_and_finance_approves(page, cast, progra
 
 
 def test_a_computing_run_shows_its_progress_and_reloads_when_done(page, cast, programme, loans):
-    from subsidies.services import subsidy_run_start
+    from subsidies.runs.services import subsidy_run_start
 
     run = subsidy_run_start(
         actor=cast.county, programme=programme, year=2025, today=datetime.date(2026, 3, 1)

@@ -26,8 +26,9 @@ from demo.loans import (
     demo_loan_plan,
 )
 from demo.services import demo_seed
-from loans.interest import accrued, expected_schedule
-from loans.loan_selectors import is_settlement_day
+from loans.ledger.interest import accrued, expected_schedule
+from loans.ledger.position import loan_position
+from loans.ledger.selectors import is_settlement_day
 from loans.models import (
     Application,
     ApplicationTransition,
@@ -39,7 +40,6 @@ from loans.models import (
     Programme,
     PublicNotice,
 )
-from loans.selectors import loan_position
 
 TODAY = datetime.date(2026, 11, 23)
 State = Application.State

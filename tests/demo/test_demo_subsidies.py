@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from beneficiaries.models import Household
 from demo.services import demo_seed
 from demo.subsidies import CLOSED_ACCOUNT_TOWNSHIP, FIRST_VOUCHER, SECOND_VOUCHER
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop
 from reports.models import Report
 from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun

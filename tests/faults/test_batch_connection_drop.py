@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 
 from demo.loan_book import PRINCIPAL, loan_book_create
 from loans.api import ingest
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop, LedgerEntry, Loan, LoanStatusChange, Programme
 
 LOANS = 120

@@ -13,9 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from openpyxl import Workbook
 
-from beneficiaries import resources as wb
-from beneficiaries import transfer
 from beneficiaries.models import Borrower, Household, Position
+from beneficiaries.transfer import resources as wb
+from beneficiaries.transfer import services as transfer
 from tests.beneficiaries.transfer_fixtures import (
     XLSX_TYPE,
     borrower_row,

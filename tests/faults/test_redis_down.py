@@ -19,11 +19,11 @@ from django.urls import reverse
 from django.utils import translation
 
 from demo.loan_book import PRINCIPAL, loan_book_create
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop, LedgerEntry, Loan, Programme
 from reports.models import Report
 from subsidies.models import SubsidyLine, SubsidyRun, SubsidyRunPart
-from subsidies.services import _compute_township
+from subsidies.runs.services import _compute_township
 from tests.faults.brokers import RedisServer, celery_on
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
@@ -230,7 +230,7 @@ def test_a_refused_launch_fails_the_run_and_says_so(cast, client, monkeypatch):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr("subsidies.tasks.launch_computation", refuse)
-    monkeypatch.setattr("subsidies.services._after_commit", lambda callback: callback())
+    monkeypatch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
     celery_app.conf.task_always_eager = False  # the autouse fixture restores it
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
     client.force_login(cast.county)

@@ -22,7 +22,7 @@ from reports.builders import builder_for, no_progress
 from reports.models import Report
 from reports.services import report_request
 from subsidies.models import SubsidyRun
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.faults.brokers import RedisServer, celery_on
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app

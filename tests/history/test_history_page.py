@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from openpyxl import load_workbook
 
-from accounts import history_views
-from accounts.history_selectors import HistoryFilter, history_rows, history_search
+from accounts.history import views as history_views
+from accounts.history.selectors import HistoryFilter, history_rows, history_search
 from accounts.models import PersonalDataExport
 from beneficiaries.models import Borrower, Household, Position
 from common.history import historical_models

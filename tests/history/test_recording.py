@@ -12,11 +12,12 @@ from django.urls import reverse
 from beneficiaries.models import Borrower, Household, Position
 from common.history import history_record_bulk
 from loans.models import Application, LedgerEntry, Loan, Programme, PublicNotice
-from loans.services import notice_publish
+from loans.notices.services import notice_publish
 from loans.tasks import release_due_notices
-from subsidies import payout_views, run_views
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import COMPUTATION_REASON, SCHEDULED_REASON
+from subsidies.payout import views as payout_views
+from subsidies.runs import views as run_views
+from subsidies.runs.services import COMPUTATION_REASON, SCHEDULED_REASON
 from subsidies.tasks import start_due_runs
 from tests.api.conftest import client_with
 from tests.beneficiaries import factories

@@ -5,9 +5,9 @@ what the worker writes carries the user who started it, with no address
 import pytest
 from django.urls import reverse
 
-from subsidies import run_views
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import COMPUTATION_REASON
+from subsidies.runs import views as run_views
+from subsidies.runs.services import COMPUTATION_REASON
 from tests.history.conftest import logged_in
 from tests.subsidies.conftest import AFTER_2025
 from tests.workers import wait_for

@@ -4,8 +4,9 @@ from decimal import Decimal
 import pytest
 from stdnum.cn import ric
 
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Industry
-from beneficiaries.services import borrower_create, division_create, household_create
+from beneficiaries.registry.services import borrower_create, household_create
 from loans.models import CreditCoop, Programme
 
 TODAY = datetime.date(2025, 3, 1)

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from loans.api_keys import api_key_check, api_key_issue, api_key_revoke
+from loans.keys.services import api_key_check, api_key_issue, api_key_revoke
 from loans.models import ApiKey
 
 

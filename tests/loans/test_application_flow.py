@@ -4,11 +4,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from loans.applications.services import application_submit, application_transition
+from loans.ledger.services import loan_create
 from loans.models import Application, ApplicationTransition, Loan
-from loans.services import (
-    application_submit,
-    application_transition,
-    loan_create,
+from loans.notices.services import (
     notice_publish,
     notices_release_due,
     objection_record,

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
 
-from loans.application_selectors import application_steps
+from loans.applications.selectors import application_steps
+from loans.applications.services import application_transition
 from loans.models import Application, ApplicationTransition, Programme
-from loans.services import application_transition
 from tests.loans.conftest import pig_industry
 from tests.loans.test_application_flow import approve, submit
 

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common.money import round_fen
-from loans.interest import accrued, expected_schedule, payoff_date, period_bounds
+from loans.ledger.interest import accrued, expected_schedule, payoff_date, period_bounds
 
 D = datetime.date
 

@@ -4,14 +4,14 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from loans.models import LedgerEntry, Loan, LoanStatusChange
-from loans.selectors import loan_balance_history, loan_position
-from loans.services import (
+from loans.ledger.position import loan_balance_history, loan_position
+from loans.ledger.services import (
     ledger_post_interest,
     ledger_post_repayment,
     ledger_post_reversal,
     loan_statuses_record,
 )
+from loans.models import LedgerEntry, Loan, LoanStatusChange
 from tests.loans.test_application_flow import contract, released
 
 D = datetime.date

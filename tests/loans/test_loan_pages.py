@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from loans import loan_views
-from loans.loan_views import rate_percent, term_in_months
+from loans.ledger import views as loan_views
+from loans.ledger.services import loan_statuses_record
+from loans.ledger.views import rate_percent, term_in_months
 from loans.models import Loan
-from loans.services import loan_statuses_record
 from tests.loans.test_loan_selectors import (
     WORKED_PERIODS,
     post_interest,

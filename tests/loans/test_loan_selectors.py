@@ -6,19 +6,14 @@ from decimal import Decimal
 
 import pytest
 
-from loans import loan_selectors
-from loans.interest import Period
-from loans.loan_selectors import balance_chart, loan_statement, match_period, with_ledger_totals
+from loans.applications.services import application_transition
+from loans.ledger import selectors as loan_selectors
+from loans.ledger.interest import Period
+from loans.ledger.position import loan_position
+from loans.ledger.selectors import balance_chart, loan_statement, match_period, with_ledger_totals
+from loans.ledger.services import ledger_post_interest, ledger_post_repayment, ledger_post_reversal
 from loans.models import Application, LedgerEntry, Loan, Programme
-from loans.selectors import loan_position
-from loans.services import (
-    application_transition,
-    ledger_post_interest,
-    ledger_post_repayment,
-    ledger_post_reversal,
-    notice_publish,
-    notices_release_due,
-)
+from loans.notices.services import notice_publish, notices_release_due
 from tests.loans.conftest import TODAY
 from tests.loans.test_application_flow import contract, submit
 

@@ -10,8 +10,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from loans.applications.services import application_transition
 from loans.models import Application, Objection, PublicNotice
-from loans.services import application_transition, notice_publish, objection_record
+from loans.notices.services import notice_publish, objection_record
 from tests.loans.test_application_flow import submit
 
 State = Application.State

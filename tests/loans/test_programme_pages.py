@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from loans.models import LprRate, Programme, ProgrammeQuota
-from loans.programme_services import programme_save
+from loans.programmes.services import programme_save
 from tests.loans.test_application_flow import approve, submit
 
 ROLES = ["county", "township_officer_a", "township_officer_b", "coop", "finance", "auditor"]

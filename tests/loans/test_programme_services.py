@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from loans.models import LprRate, Programme, ProgrammeQuota
-from loans.programme_services import lpr_rate_save, programme_copy_to_year, programme_save
+from loans.programmes.services import lpr_rate_save, programme_copy_to_year, programme_save
 
 QUOTAS = [{"category": "village_committee", "amount": Decimal("100000.00")}]
 NOT_COUNTY = ["township_officer_a", "coop", "finance", "auditor"]

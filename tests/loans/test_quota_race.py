@@ -12,8 +12,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from loans.applications.services import application_transition
 from loans.models import Application
-from loans.services import application_transition
 from tests.loans.test_application_flow import submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

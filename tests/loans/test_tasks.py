@@ -5,8 +5,9 @@ import logging
 
 from django.utils import timezone
 
+from loans.ledger.services import loan_create
 from loans.models import Application, Loan, LoanStatusChange
-from loans.services import loan_create, notice_publish, objection_record
+from loans.notices.services import notice_publish, objection_record
 from loans.tasks import record_loan_statuses, release_due_notices
 from tests.loans.test_application_flow import submit
 from tests.loans.test_notice_pages import approve

@@ -36,30 +36,20 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from beneficiaries.models import Borrower, Enterprise, Industry
-from beneficiaries.services import driven_household_link, enterprise_create
+from beneficiaries.registry.services import driven_household_link, enterprise_create
 from common.money import ZERO, percent, yuan
-from loans.interest import expected_schedule
+from loans.applications.services import application_transition
+from loans.ledger.interest import expected_schedule
+from loans.ledger.position import loan_position
+from loans.ledger.services import ledger_post_interest, ledger_post_repayment, ledger_post_reversal
 from loans.models import Application, Loan
-from loans.selectors import loan_position
-from loans.services import (
-    application_transition,
-    ledger_post_interest,
-    ledger_post_repayment,
-    ledger_post_reversal,
-    notice_publish,
-    notices_release_due,
-)
+from loans.notices.services import notice_publish, notices_release_due
 from reports.builders import no_progress
 from reports.county import county_figures, county_pdf, county_xlsx
 from reports.models import Report
 from subsidies.models import SubsidyLine
-from subsidies.services import (
-    payment_batch_issue,
-    payment_line_record,
-    subsidy_run_approve,
-    subsidy_run_start,
-    subsidy_run_submit,
-)
+from subsidies.payout.services import payment_batch_issue, payment_line_record
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.beneficiaries.test_registry_services import credit_code
 from tests.loans import conftest as loans_fixtures
 from tests.loans.test_application_flow import contract, submit

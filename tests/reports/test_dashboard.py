@@ -31,15 +31,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from loans.applications.services import application_transition
+from loans.ledger.position import loan_position
 from loans.models import Application, Loan, Programme
-from loans.selectors import loan_position
-from loans.services import application_transition
 from reports import dashboard
 from reports.templatetags import dashboard_tags
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import (
-    payment_batch_issue,
-    payment_line_record,
+from subsidies.payout.services import payment_batch_issue, payment_line_record
+from subsidies.runs.services import (
     subsidy_run_approve,
     subsidy_run_compute,
     subsidy_run_start,

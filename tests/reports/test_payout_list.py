@@ -30,7 +30,7 @@ from reports.builders import no_progress
 from reports.models import Report
 from reports.payout_list import payout_pdf, payout_rows, payout_xlsx
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.subsidies import conftest as subsidy_fixtures
 from tests.subsidies.conftest import AFTER_2025
 
@@ -415,7 +415,7 @@ def test_an_enterprises_loan_is_listed_under_the_enterprise(cast, programme, len
     """As in tests/subsidies/test_payout.py: no shipped programme lends to
     enterprises, so a loan is turned into an enterprise's by hand."""
     from beneficiaries.models import Enterprise, Industry
-    from beneficiaries.services import enterprise_create
+    from beneficiaries.registry.services import enterprise_create
     from divisions.models import Division
     from loans.models import Application
     from tests.beneficiaries.test_registry_services import credit_code

@@ -23,7 +23,7 @@ from reports.builders import BUILDERS, Built
 from reports.models import Report
 from reports.services import report_generate, report_request
 from subsidies.models import SubsidyRun
-from subsidies.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.reports.conftest import AFTER_2025
 
 Kind = Report.Kind

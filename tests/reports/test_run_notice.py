@@ -21,7 +21,7 @@ from reports.builders import no_progress
 from reports.models import Report
 from reports.run_notice import run_notice_pdf
 from subsidies.models import SubsidyRun
-from subsidies.services import subsidy_run_submit
+from subsidies.runs.services import subsidy_run_submit
 from tests.reports import test_payout_list as payout
 from tests.reports.test_payout_list import (
     LONG_ID,

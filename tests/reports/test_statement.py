@@ -22,19 +22,14 @@ from accounts.models import PersonalDataExport
 from beneficiaries.models import Borrower
 from common.masking import mask_phone, mask_resident_id
 from common.money import yuan
-from loans.interest import expected_schedule
+from loans.ledger.interest import expected_schedule
+from loans.ledger.services import ledger_post_interest, ledger_post_repayment, ledger_post_reversal
 from loans.models import LedgerEntry
-from loans.services import ledger_post_interest, ledger_post_repayment, ledger_post_reversal
 from reports import statement_views
 from reports.statement import statement_pdf
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import (
-    payment_batch_issue,
-    payment_line_record,
-    subsidy_run_approve,
-    subsidy_run_start,
-    subsidy_run_submit,
-)
+from subsidies.payout.services import payment_batch_issue, payment_line_record
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.subsidies import conftest as subsidy_fixtures
 from tests.subsidies.conftest import AFTER_2025
 

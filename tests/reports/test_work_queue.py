@@ -11,14 +11,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from beneficiaries.services import household_update
+from beneficiaries.registry.services import household_update
+from loans.applications.services import application_transition
 from loans.models import Application, LprRate, Programme
-from loans.services import application_transition, notice_publish, objection_record
+from loans.notices.services import notice_publish, objection_record
 from reports.work_queue import work_for
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import (
-    payment_batch_issue,
-    payment_line_record,
+from subsidies.payout.services import payment_batch_issue, payment_line_record
+from subsidies.runs.services import (
     subsidy_run_approve,
     subsidy_run_send_back,
     subsidy_run_start,

@@ -47,35 +47,21 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from accounts.roles import Role, role_of, township_of
+from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Enterprise, Household, Industry
-from beneficiaries.services import (
-    borrower_create,
-    division_create,
-    enterprise_create,
-    household_create,
-)
+from beneficiaries.registry.services import borrower_create, enterprise_create, household_create
 from common.masking import mask_phone, mask_resident_id
-from loans.api_keys import api_key_issue
-from loans.interest import expected_schedule
+from loans.applications.services import application_submit, application_transition
+from loans.keys.services import api_key_issue
+from loans.ledger.interest import expected_schedule
+from loans.ledger.services import ledger_post_interest, loan_create
 from loans.models import Application, CreditCoop, Loan, LprRate, NoticeEntry, Programme
-from loans.services import (
-    application_submit,
-    application_transition,
-    ledger_post_interest,
-    loan_create,
-    notice_publish,
-    notices_release_due,
-    objection_record,
-)
+from loans.notices.services import notice_publish, notices_release_due, objection_record
 from reports.models import Report
 from reports.services import report_key
 from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
-from subsidies.services import (
-    payment_batch_issue,
-    subsidy_run_approve,
-    subsidy_run_start,
-    subsidy_run_submit,
-)
+from subsidies.payout.services import payment_batch_issue
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.beneficiaries.factories import mobile, resident_id
 from tests.conftest import MOJIANG, make_cast
 from zhenxingdai.celery import app as celery_app
@@ -363,7 +349,7 @@ def world(media_root, django_db_setup, django_db_blocker):
         django_db_blocker.unblock(),
         transaction.atomic(),
     ):
-        patch.setattr("subsidies.services._after_commit", lambda callback: callback())
+        patch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
         yield build_world()
         transaction.set_rollback(True)
     celery_app.conf.task_always_eager = eager

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from loans.api_keys import api_key_issue, api_key_revoke
+from loans.keys.services import api_key_issue, api_key_revoke
 from loans.models import ApiKey, CreditCoop
 
 LOANS = "/api/v1/loans/"

@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop
 from tests.conftest import PASSWORD
 

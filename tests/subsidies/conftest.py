@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from loans.interest import expected_schedule
-from loans.services import ledger_post_interest
+from loans.ledger.interest import expected_schedule
+from loans.ledger.services import ledger_post_interest
 from tests.loans import conftest as loans_fixtures
 from tests.loans.test_application_flow import contract
 from tests.loans.test_loan_selectors import release
@@ -25,7 +25,7 @@ def launch_at_once(monkeypatch, request):
     the services launch on commit is launched at once instead (eagerly).
     Tests on a committing database (transactional_db) keep the real hook."""
     if "transactional_db" not in request.fixturenames:
-        monkeypatch.setattr("subsidies.services._after_commit", lambda callback: callback())
+        monkeypatch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
 
 
 @pytest.fixture

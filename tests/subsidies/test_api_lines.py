@@ -16,15 +16,11 @@ from django.core.cache import cache
 
 from accounts.roles import Role
 from accounts.services import user_create
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop
 from subsidies.models import SubsidyRun
-from subsidies.services import (
-    payment_batch_issue,
-    payment_batch_record,
-    subsidy_run_start,
-    subsidy_run_submit,
-)
+from subsidies.payout.services import payment_batch_issue, payment_batch_record
+from subsidies.runs.services import subsidy_run_start, subsidy_run_submit
 from tests.api.conftest import client_with
 from tests.subsidies.conftest import AFTER_2025
 from tests.subsidies.test_payout import approved_run

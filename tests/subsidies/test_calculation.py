@@ -16,7 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from common.money import round_fen
-from loans.interest import expected_schedule
+from loans.ledger.interest import expected_schedule
 from subsidies.calculation import (
     ELIGIBLE,
     OVERDUE,

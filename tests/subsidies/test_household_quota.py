@@ -18,19 +18,14 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loans.interest import expected_schedule
+from loans.applications.services import application_submit, application_transition
+from loans.ledger.interest import expected_schedule
+from loans.ledger.services import ledger_post_interest, ledger_post_repayment
 from loans.models import Application
-from loans.services import (
-    application_submit,
-    application_transition,
-    ledger_post_interest,
-    ledger_post_repayment,
-    notice_publish,
-    notices_release_due,
-)
+from loans.notices.services import notice_publish, notices_release_due
 from subsidies.calculation import ELIGIBLE, WRITTEN_OFF, EarlierLoan, LoanTerms, Rule, line_working
 from subsidies.models import SubsidyLine, SubsidyRun
-from subsidies.services import (
+from subsidies.runs.services import (
     subsidy_run_approve,
     subsidy_run_compute,
     subsidy_run_compute_part,
@@ -216,7 +211,7 @@ def test_a_later_loan_written_off_leaves_the_earlier_loans_subsidy_alone():
 def test_earlier_means_disbursed_first_then_by_contract_number():
     # Two loans disbursed the same day: the service orders them by contract
     # number, so MJ-1 comes first and MJ-2 sees its balance.
-    from subsidies.services import _earlier_loans
+    from subsidies.runs.services import _earlier_loans
 
     rows = [
         {

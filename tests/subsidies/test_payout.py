@@ -26,17 +26,15 @@ from openpyxl import load_workbook
 
 from accounts.models import PersonalDataExport
 from beneficiaries.models import Borrower, Household
-from subsidies import payout_views
 from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
-from subsidies.services import (
+from subsidies.payout import views as payout_views
+from subsidies.payout.services import (
     payment_batch_issue,
     payment_batch_record,
     payment_batch_rows,
     payment_line_record,
-    subsidy_run_approve,
-    subsidy_run_start,
-    subsidy_run_submit,
 )
+from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.subsidies.conftest import AFTER_2025
 
 D = datetime.date
@@ -560,7 +558,7 @@ def test_an_enterprise_loan_is_paid_to_the_enterprise_once_it_has_an_account(cas
     PAYEE_HAS_NO_ACCOUNT read the same rule). The loan is turned into an
     enterprise's by hand: no shipped programme lends to enterprises."""
     from beneficiaries.models import Enterprise, Industry
-    from beneficiaries.services import enterprise_create
+    from beneficiaries.registry.services import enterprise_create
     from divisions.models import Division
     from loans.models import Application
     from tests.beneficiaries.test_registry_services import credit_code

@@ -17,9 +17,9 @@ import pytest
 from django.urls import reverse
 
 from loans.models import Programme
-from subsidies import run_views
 from subsidies.models import SubsidyAdjustment, SubsidyLine, SubsidyRun, SubsidyRunPart
-from subsidies.services import (
+from subsidies.runs import views as run_views
+from subsidies.runs.services import (
     subsidy_run_approve,
     subsidy_run_start,
     subsidy_run_submit,

@@ -9,11 +9,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from loans.ledger.services import ledger_post_interest, ledger_post_reversal
 from loans.models import LprRate, Programme
-from loans.services import ledger_post_interest, ledger_post_reversal
-from subsidies import services
 from subsidies.models import SubsidyAdjustment, SubsidyLine, SubsidyRun, SubsidyRunTransition
-from subsidies.services import (
+from subsidies.runs import services
+from subsidies.runs.services import (
     subsidy_run_approve,
     subsidy_run_cancel,
     subsidy_run_compute,

@@ -10,7 +10,7 @@ import pytest
 from demo.loan_book import loan_book_create
 from loans.models import CreditCoop, Programme
 from subsidies.models import SubsidyRun
-from subsidies.services import _compute_township, subsidy_run_start
+from subsidies.runs.services import _compute_township, subsidy_run_start
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 

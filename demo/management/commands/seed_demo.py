@@ -10,7 +10,7 @@ from demo.generator import demo_registry_figures
 from demo.loans import PROGRAMME_NAME, REGION_CODE, demo_loans_figures
 from demo.services import DEMO_PASSWORD, demo_seed
 from divisions.models import Division
-from loans.loan_selectors import status_label
+from loans.ledger.selectors import status_label
 from loans.models import Application, Loan
 from reports.models import Report
 from subsidies.models import SubsidyLine, SubsidyRun

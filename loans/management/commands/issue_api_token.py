@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from loans.api_keys import api_key_issue
+from loans.keys.services import api_key_issue
 from loans.models import CreditCoop
 
 
