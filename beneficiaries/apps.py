@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class BeneficiariesConfig(AppConfig):
     name = "beneficiaries"
     verbose_name = _("Beneficiaries")
+
+    def ready(self):
+        # Register the tasks by name in every process: services queue them
+        # by name (common.queue) and never import the tasks module.
+        from . import tasks  # noqa: F401

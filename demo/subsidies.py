@@ -30,6 +30,7 @@ from collections import Counter
 from contextlib import contextmanager
 from unittest import mock
 
+from celery import current_app as celery_app
 from stdnum import luhn
 
 from beneficiaries.registry.services import household_update
@@ -39,7 +40,6 @@ from reports.services import report_key, report_request
 from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
 from subsidies.payout.services import payment_batch_issue, payment_batch_record, payment_line_record
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
-from zhenxingdai.celery import app as celery_app
 
 from .loans import PROGRAMME_NAME, REGION_CODE, SEED, YEAR, _clock
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of, township_of
+from common import queue
 from subsidies.models import SubsidyRun
 
 from .builders import BUILDERS, builder_for
@@ -167,10 +168,8 @@ def _after_commit(callback) -> None:
 
 
 def _launch(report_id: int, generation: int) -> None:
-    from .tasks import generate_report
-
     try:
-        generate_report.delay(report_id, generation)
+        queue.enqueue("reports.generate", report_id, generation)
     except Exception as error:  # the broker is down or refuses the message
         if settings.CELERY_TASK_ALWAYS_EAGER:
             raise

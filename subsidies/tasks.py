@@ -5,7 +5,7 @@ the same lines (subsidies.services)."""
 
 import logging
 
-from celery import chord, shared_task
+from celery import shared_task
 from django.utils import timezone
 
 from common.history import history_context
@@ -19,15 +19,6 @@ from subsidies.runs.services import (
 from .calculation import CalculationError
 
 logger = logging.getLogger(__name__)
-
-
-def launch_computation(run_id: int, generation: int, townships: list[int]) -> None:
-    if not townships:
-        finish_run.delay(None, run_id, generation)
-        return
-    header = [compute_part.si(run_id, generation, township) for township in townships]
-    body = finish_run.s(run_id, generation).on_error(computation_failed.s(run_id, generation))
-    chord(header)(body)
 
 
 @shared_task(name="subsidies.compute_part", acks_late=True, reject_on_worker_lost=True)

@@ -9,8 +9,8 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from loans.keys.services import api_key_issue
+from tests.loans.applications.test_flow import contract, released
 from tests.loans.conftest import coop, groups, people, programme  # noqa: F401 (fixtures)
-from tests.loans.test_application_flow import contract, released
 
 D = datetime.date
 CONTRACT = "MJ-2025-0001"

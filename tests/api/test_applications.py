@@ -9,7 +9,7 @@ from accounts.models import PersonalDataExport
 from loans.keys.services import api_key_issue
 from loans.models import Application, CreditCoop
 from tests.api.conftest import client_with, codes
-from tests.loans.test_application_flow import released, submit
+from tests.loans.applications.test_flow import released, submit
 
 pytestmark = pytest.mark.django_db
 

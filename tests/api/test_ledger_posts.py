@@ -20,7 +20,7 @@ from tests.api.conftest import (
     quarter_rows,
     repayment_row,
 )
-from tests.loans.test_application_flow import contract, released
+from tests.loans.applications.test_flow import contract, released
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ import pytest
 from loans.keys.services import api_key_issue
 from loans.models import CreditCoop, Loan
 from tests.api.conftest import CONTRACT, client_with, codes, quarter_rows, repayment_row
-from tests.loans.test_application_flow import contract, released, submit
+from tests.loans.applications.test_flow import contract, released, submit
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.db import connection
 
 from loans.models import LedgerEntry, Loan
 from tests.api.conftest import client_with, quarter_rows, repayment_row
-from tests.loans.test_application_flow import contract, released
+from tests.loans.applications.test_flow import contract, released
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from loans.models import LedgerEntry, Loan
-from tests.loans.test_application_flow import released
+from tests.loans.applications.test_flow import released
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,9 +17,9 @@ from loans.models import Application, CreditCoop, Programme
 from loans.notices.services import notice_publish, notices_release_due
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD
+from tests.loans.applications.test_flow import submit
 from tests.loans.conftest import TODAY, People, resident_id
-from tests.loans.test_application_flow import submit
-from tests.loans.test_loan_selectors import WORKED_PERIODS, post_interest, repay, reverse
+from tests.loans.ledger.test_selectors import WORKED_PERIODS, post_interest, repay, reverse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ from subsidies.runs import views as run_views
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD
 from tests.loans.conftest import People
-from tests.subsidies.test_run_pages import build_year
+from tests.subsidies.runs.test_pages import build_year
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -229,7 +229,8 @@ def test_a_refused_launch_fails_the_run_and_says_so(cast, client, monkeypatch):
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr("subsidies.tasks.launch_computation", refuse)
+    monkeypatch.setattr("common.queue.enqueue", refuse)
+    monkeypatch.setattr("common.queue.enqueue_chord", refuse)
     monkeypatch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
     celery_app.conf.task_always_eager = False  # the autouse fixture restores it
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")

@@ -23,9 +23,9 @@ from common.history import historical_models
 from common.masking import mask_phone
 from loans.models import Application
 from tests.beneficiaries import factories
-from tests.beneficiaries.test_borrower_pages import edit_data
+from tests.beneficiaries.registry.test_borrower_pages import edit_data
 from tests.history.conftest import logged_in
-from tests.loans.test_application_flow import submit
+from tests.loans.applications.test_flow import submit
 
 LIST = reverse("history:list")
 IP = "10.9.0.7"

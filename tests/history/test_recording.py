@@ -21,13 +21,13 @@ from subsidies.runs.services import COMPUTATION_REASON, SCHEDULED_REASON
 from subsidies.tasks import start_due_runs
 from tests.api.conftest import client_with
 from tests.beneficiaries import factories
-from tests.beneficiaries.test_borrower_pages import create_data, edit_data
+from tests.beneficiaries.registry.test_borrower_pages import create_data, edit_data
 from tests.beneficiaries.transfer_fixtures import borrower_row, make_places, workbook_upload
 from tests.history.conftest import logged_in
+from tests.loans.applications.test_flow import approve, released, submit
+from tests.loans.applications.test_pages import form_data
 from tests.loans.conftest import TODAY
-from tests.loans.test_application_flow import approve, released, submit
-from tests.loans.test_application_pages import form_data
-from tests.loans.test_programme_pages import programme_data
+from tests.loans.programmes.test_pages import programme_data
 from tests.subsidies.conftest import AFTER_2025
 
 D = datetime.date

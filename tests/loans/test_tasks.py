@@ -9,8 +9,8 @@ from loans.ledger.services import loan_create
 from loans.models import Application, Loan, LoanStatusChange
 from loans.notices.services import notice_publish, objection_record
 from loans.tasks import record_loan_statuses, release_due_notices
-from tests.loans.test_application_flow import submit
-from tests.loans.test_notice_pages import approve
+from tests.loans.applications.test_flow import submit
+from tests.loans.notices.test_pages import approve
 
 State = Application.State
 

@@ -50,9 +50,9 @@ from reports.models import Report
 from subsidies.models import SubsidyLine
 from subsidies.payout.services import payment_batch_issue, payment_line_record
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
-from tests.beneficiaries.test_registry_services import credit_code
+from tests.beneficiaries.registry.test_services import credit_code
 from tests.loans import conftest as loans_fixtures
-from tests.loans.test_application_flow import contract, submit
+from tests.loans.applications.test_flow import contract, submit
 from tests.subsidies import conftest as subsidies_fixtures
 
 programme = loans_fixtures.programme

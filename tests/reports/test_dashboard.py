@@ -1,7 +1,7 @@
 """The home page's dashboard, role by role, against figures worked by hand.
 
 The cast's four loans of 振兴贷 2025, as of 2026-03-01 (basis 360, 3.45 %
-unless said), are those of tests/subsidies/test_run_pages.py plus an overdue
+unless said), are those of tests/subsidies/runs/test_pages.py plus an overdue
 one:
 
 * A, 联珠镇 (township a): 100,000 from 2024-01-10, repaid on its maturity
@@ -44,14 +44,14 @@ from subsidies.runs.services import (
     subsidy_run_start,
     subsidy_run_submit,
 )
+from tests.loans.applications.test_flow import contract, submit
 from tests.loans.conftest import TODAY as APPLIED_ON
 from tests.loans.conftest import coop, groups, people, programme  # noqa: F401
-from tests.loans.test_application_flow import contract, submit
-from tests.loans.test_loan_pages import text
-from tests.loans.test_loan_selectors import release, repay
-from tests.loans.test_loan_selectors import reverse as reverse_entry
+from tests.loans.ledger.test_pages import text
+from tests.loans.ledger.test_selectors import release, repay
+from tests.loans.ledger.test_selectors import reverse as reverse_entry
 from tests.subsidies.conftest import launch_at_once, lend  # noqa: F401
-from tests.subsidies.test_run_pages import build_year
+from tests.subsidies.runs.test_pages import build_year
 
 D = datetime.date
 TODAY = D(2026, 3, 1)

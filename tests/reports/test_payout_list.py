@@ -412,13 +412,13 @@ def test_amounts_in_words(amount, words):
 
 
 def test_an_enterprises_loan_is_listed_under_the_enterprise(cast, programme, lend):
-    """As in tests/subsidies/test_payout.py: no shipped programme lends to
+    """As in tests/subsidies/payout/test_services.py: no shipped programme lends to
     enterprises, so a loan is turned into an enterprise's by hand."""
     from beneficiaries.models import Enterprise, Industry
     from beneficiaries.registry.services import enterprise_create
     from divisions.models import Division
     from loans.models import Application
-    from tests.beneficiaries.test_registry_services import credit_code
+    from tests.beneficiaries.registry.test_services import credit_code
 
     loan = lend()
     village = Division.objects.get(code=cast.township_a.code + "001")

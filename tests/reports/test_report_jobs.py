@@ -180,7 +180,7 @@ def test_a_broker_that_is_down_fails_the_report_with_a_clear_message(
     def refuse(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr("reports.tasks.generate_report.delay", refuse)
+    monkeypatch.setattr("common.queue.enqueue", refuse)
     report = ask_county(cast.county, programme)
     report.refresh_from_db()
     assert report.state == State.FAILED

@@ -24,9 +24,9 @@ from subsidies.runs.services import (
     subsidy_run_start,
     subsidy_run_submit,
 )
+from tests.loans.applications.test_flow import submit
 from tests.loans.conftest import TODAY
-from tests.loans.test_application_flow import submit
-from tests.loans.test_loan_selectors import release
+from tests.loans.ledger.test_selectors import release
 from tests.subsidies import conftest as subsidies_fixtures
 from tests.subsidies.conftest import AFTER_2025
 

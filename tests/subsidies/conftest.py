@@ -7,8 +7,8 @@ import pytest
 from loans.ledger.interest import expected_schedule
 from loans.ledger.services import ledger_post_interest
 from tests.loans import conftest as loans_fixtures
-from tests.loans.test_application_flow import contract
-from tests.loans.test_loan_selectors import release
+from tests.loans.applications.test_flow import contract
+from tests.loans.ledger.test_selectors import release
 
 programme = loans_fixtures.programme
 coop = loans_fixtures.coop

@@ -3,7 +3,7 @@ its own loans, nothing of a run still being computed, checked or approved,
 nothing of another co-op's loans; filtered by year and programme, paged by
 cursor, in the API's error envelope.
 
-The loans are those of tests/subsidies/test_payout.py: 100,000 at 3.45 %
+The loans are those of tests/subsidies/payout/test_services.py: 100,000 at 3.45 %
 from 2025-03-20, whose 2025 interest is 9.58 + 881.67 + 881.67 + 872.08 =
 2,645.00, all of it subsidised (no quota or rate cap below the contract).
 """
@@ -23,7 +23,7 @@ from subsidies.payout.services import payment_batch_issue, payment_batch_record
 from subsidies.runs.services import subsidy_run_start, subsidy_run_submit
 from tests.api.conftest import client_with
 from tests.subsidies.conftest import AFTER_2025
-from tests.subsidies.test_payout import approved_run
+from tests.subsidies.payout.test_services import approved_run
 
 URL = "/api/v1/subsidy-lines/"
 State = SubsidyRun.State

@@ -32,8 +32,8 @@ from subsidies.runs.services import (
     subsidy_run_start,
     subsidy_run_submit,
 )
+from tests.loans.applications.test_flow import contract
 from tests.loans.conftest import TODAY, pig_industry
-from tests.loans.test_application_flow import contract
 from tests.subsidies.conftest import AFTER_2025
 from tests.subsidies.test_calculation import bank_postings, settlement_year
 

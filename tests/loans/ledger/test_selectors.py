@@ -14,8 +14,8 @@ from loans.ledger.selectors import balance_chart, loan_statement, match_period, 
 from loans.ledger.services import ledger_post_interest, ledger_post_repayment, ledger_post_reversal
 from loans.models import Application, LedgerEntry, Loan, Programme
 from loans.notices.services import notice_publish, notices_release_due
+from tests.loans.applications.test_flow import contract, submit
 from tests.loans.conftest import TODAY
-from tests.loans.test_application_flow import contract, submit
 
 D = datetime.date
 

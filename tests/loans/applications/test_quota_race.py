@@ -14,7 +14,7 @@ from django.db import connection
 
 from loans.applications.services import application_transition
 from loans.models import Application
-from tests.loans.test_application_flow import submit
+from tests.loans.applications.test_flow import submit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 State = Application.State

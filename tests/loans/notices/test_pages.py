@@ -13,7 +13,7 @@ from django.utils import timezone
 from loans.applications.services import application_transition
 from loans.models import Application, Objection, PublicNotice
 from loans.notices.services import notice_publish, objection_record
-from tests.loans.test_application_flow import submit
+from tests.loans.applications.test_flow import submit
 
 State = Application.State
 STAFF = ["county", "township_officer_a", "coop", "finance", "auditor"]

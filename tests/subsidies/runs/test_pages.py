@@ -25,9 +25,9 @@ from subsidies.runs.services import (
     subsidy_run_submit,
     subsidy_runs_start_due,
 )
-from tests.loans.test_application_flow import contract
-from tests.loans.test_loan_pages import as_user, text
-from tests.loans.test_loan_selectors import WORKED_PERIODS, post_interest, release, repay
+from tests.loans.applications.test_flow import contract
+from tests.loans.ledger.test_pages import as_user, text
+from tests.loans.ledger.test_selectors import WORKED_PERIODS, post_interest, release, repay
 
 D = datetime.date
 State = SubsidyRun.State

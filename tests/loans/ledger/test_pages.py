@@ -15,14 +15,14 @@ from loans.ledger import views as loan_views
 from loans.ledger.services import loan_statuses_record
 from loans.ledger.views import rate_percent, term_in_months
 from loans.models import Loan
-from tests.loans.test_loan_selectors import (
+from tests.loans.ledger.test_selectors import (
     WORKED_PERIODS,
     post_interest,
     release,
     repay,
     worked_loan,
 )
-from tests.loans.test_loan_selectors import reverse as reverse_entry
+from tests.loans.ledger.test_selectors import reverse as reverse_entry
 
 D = datetime.date
 TODAY = D(2025, 3, 1)

@@ -12,7 +12,7 @@ from loans.ledger.services import (
     loan_statuses_record,
 )
 from loans.models import LedgerEntry, Loan, LoanStatusChange
-from tests.loans.test_application_flow import contract, released
+from tests.loans.applications.test_flow import contract, released
 
 D = datetime.date
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 from loans.applications.selectors import application_steps
 from loans.applications.services import application_transition
 from loans.models import Application, ApplicationTransition, Programme
+from tests.loans.applications.test_flow import approve, submit
 from tests.loans.conftest import pig_industry
-from tests.loans.test_application_flow import approve, submit
 
 State = Application.State
 STAFF = ["county", "township_officer_a", "coop", "finance", "auditor"]

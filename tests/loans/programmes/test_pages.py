@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from loans.models import LprRate, Programme, ProgrammeQuota
 from loans.programmes.services import programme_save
-from tests.loans.test_application_flow import approve, submit
+from tests.loans.applications.test_flow import approve, submit
 
 ROLES = ["county", "township_officer_a", "township_officer_b", "coop", "finance", "auditor"]
 READERS = dict.fromkeys(ROLES, 200)

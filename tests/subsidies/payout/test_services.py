@@ -561,7 +561,7 @@ def test_an_enterprise_loan_is_paid_to_the_enterprise_once_it_has_an_account(cas
     from beneficiaries.registry.services import enterprise_create
     from divisions.models import Division
     from loans.models import Application
-    from tests.beneficiaries.test_registry_services import credit_code
+    from tests.beneficiaries.registry.test_services import credit_code
 
     loan = lend()
     enterprise = enterprise_create(
