@@ -42,7 +42,7 @@ from accounts.services import user_create
 from bench.harness import Figure
 from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Industry
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 from loans.keys.services import api_key_issue
 from loans.models import Application, CreditCoop, LedgerEntry, Loan, Programme
 
@@ -268,7 +268,7 @@ def run() -> list[Figure]:
     if connection.vendor != "postgresql":
         print("bench_api_ingest needs PostgreSQL (set DATABASE_URL): skipped")
         return []
-    county = divisions_load_county(county_code="530822").county
+    county = divisions_load(counties=["530822"]).county
     actor = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
     coop_account = user_create(username="bench-coop", password=None, role=Role.COOP)
     start = time.perf_counter()

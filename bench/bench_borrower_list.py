@@ -36,7 +36,7 @@ from beneficiaries.registry import selectors
 from beneficiaries.registry.views import PAGE_SIZE
 from demo import data
 from divisions.models import Division
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 
 BORROWERS = int(os.environ.get("BENCH_BORROWERS", "100000"))
 VILLAGES_PER_TOWNSHIP = 4
@@ -162,7 +162,7 @@ def _interleaved(baseline, measured, rounds: int = 5) -> tuple[float, float]:
 
 
 def run() -> list[Figure]:
-    divisions_load_county(county_code="530822")
+    divisions_load(counties=["530822"])
     user = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
     _fill(user, BORROWERS)
     client = Client(SERVER_NAME="localhost")

@@ -10,7 +10,7 @@ from django.test import Client
 from accounts.roles import Role
 from accounts.services import user_create
 from bench.harness import Figure, timed
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 
 RAW_SQL = """
     SELECT t.code, t.name,
@@ -26,7 +26,7 @@ RAW_SQL = """
 
 
 def run() -> list[Figure]:
-    divisions_load_county(county_code="530822")
+    divisions_load(counties=["530822"])
     user = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)

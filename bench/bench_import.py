@@ -35,7 +35,7 @@ from beneficiaries.registry import services
 from beneficiaries.transfer import resources as wb
 from beneficiaries.transfer import services as transfer
 from divisions.models import Division
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "10000"))
 VILLAGES_PER_TOWNSHIP = 4
@@ -309,7 +309,7 @@ def _import(actor, path: Path, *, dry_run: bool) -> tuple[float, transfer.Import
 
 
 def run() -> list[Figure]:
-    divisions_load_county(county_code="530822")
+    divisions_load(counties=["530822"])
     actor = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
     places = _places(actor)
     with tempfile.TemporaryDirectory() as directory:

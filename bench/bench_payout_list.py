@@ -29,7 +29,7 @@ from bench.harness import Figure, timed
 from common.pdf import cyclic_gc_paused, lean_html_class
 from demo.loan_book import loan_book_create
 from divisions.models import Division
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 from loans.models import CreditCoop, Programme
 from reports.builders import no_progress
 from reports.models import Report
@@ -48,7 +48,7 @@ GOAL_SECONDS = 60
 
 
 def _setup() -> Report:
-    county = divisions_load_county(county_code="530822").county
+    county = divisions_load(counties=["530822"]).county
     county_officer = user_create(
         username="bench-county", password="bench-password-123", role=Role.COUNTY
     )

@@ -30,7 +30,7 @@ from accounts.services import user_create
 from bench.harness import Figure, timed
 from demo.loan_book import loan_book_create
 from divisions.models import Division
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 from loans.models import CreditCoop, Programme
 from subsidies.models import SubsidyRun
 from subsidies.runs.services import subsidy_run_compute, subsidy_run_start
@@ -54,7 +54,7 @@ SELECT SUM(e.amount)
 
 
 def _setup():
-    county = divisions_load_county(county_code="530822").county
+    county = divisions_load(counties=["530822"]).county
     county_officer = user_create(
         username="bench-county",
         password="bench-password-123",

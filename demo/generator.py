@@ -643,7 +643,7 @@ def _seed_divisions(plan: DemoPlan, actor, result: SeedResult) -> dict[str, Divi
     missing = [code for code, _name in data.TOWNSHIPS if code not in townships]
     if missing:
         raise MissingTownshipsError(
-            "Load the townships of %s first (divisions_load_county): %s missing."
+            "Load the townships of %s first (divisions_load): %s missing."
             % (COUNTY_CODE, ", ".join(missing))
         )
     divisions = dict(townships)

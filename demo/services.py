@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.roles import Role, township_of
 from accounts.services import user_create
 from divisions.models import Division
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 
 from .generator import demo_plan, demo_registry_seed
 from .loans import demo_loans_seed
@@ -74,7 +74,7 @@ def demo_seed(*, today: datetime.date | None = None) -> dict:
     """Load the whole demo, its loans' story cut off at ``today`` (by default
     the current date): a later run adds what has fallen due since."""
     today = today or timezone.localdate()
-    divisions = divisions_load_county(county_code=MOJIANG)
+    divisions = divisions_load(counties=[MOJIANG])
     logins = demo_users_create()
     users = {
         user.username: user

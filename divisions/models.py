@@ -10,6 +10,9 @@ from common.history import traced_history
 
 
 class DivisionQuerySet(models.QuerySet):
+    def counties(self):
+        return self.filter(level=Division.Level.COUNTY)
+
     def townships(self):
         return self.filter(level=Division.Level.TOWNSHIP)
 
@@ -17,25 +20,33 @@ class DivisionQuerySet(models.QuerySet):
 class Division(models.Model):
     """An administrative division with its official statistical code.
 
-    County and township rows come from the National Bureau of Statistics
-    tables in ``divisions/data``; villages and village groups are
-    entered by the county office (the demo invents them).
+    Province, city, county and township rows come from the National Bureau of
+    Statistics tables in ``divisions/data`` (``load_divisions``); villages and
+    village groups are entered by the county office (the demo invents them).
     """
 
     class Level(models.TextChoices):
+        # From the top down: the order is the tree's.
+        PROVINCE = "province", _("Province")
+        CITY = "city", _("City")
         COUNTY = "county", _("County")
         TOWNSHIP = "township", _("Township")
         VILLAGE = "village", _("Village")
         GROUP = "group", _("Village group")
 
-    # Code length per level: county 6, township 9, village 12, group 15.
+    # Code length per level: province 2, city 4, county 6, township 9,
+    # village 12, group 15; each extends its parent's.
     CODE_LENGTH = {
+        Level.PROVINCE: 2,
+        Level.CITY: 4,
         Level.COUNTY: 6,
         Level.TOWNSHIP: 9,
         Level.VILLAGE: 12,
         Level.GROUP: 15,
     }
     PARENT_LEVEL = {
+        Level.CITY: Level.PROVINCE,
+        Level.COUNTY: Level.CITY,
         Level.TOWNSHIP: Level.COUNTY,
         Level.VILLAGE: Level.TOWNSHIP,
         Level.GROUP: Level.VILLAGE,
@@ -66,9 +77,9 @@ class Division(models.Model):
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
-                name="division_only_county_has_no_parent",
-                condition=Q(level="county", parent__isnull=True)
-                | (~Q(level="county") & Q(parent__isnull=False)),
+                name="division_only_province_has_no_parent",
+                condition=Q(level="province", parent__isnull=True)
+                | (~Q(level="province") & Q(parent__isnull=False)),
             ),
             models.CheckConstraint(
                 name="division_code_is_digits",

@@ -5,7 +5,7 @@ import pytest
 from accounts.roles import Role
 from accounts.services import user_create
 from divisions.models import Division
-from divisions.services import divisions_load_county
+from divisions.services import divisions_load
 from tests import services
 from zhenxingdai.celery import app as celery_app
 
@@ -71,14 +71,14 @@ def eager_celery():
 
 @pytest.fixture
 def mojiang(db) -> Division:
-    return divisions_load_county(county_code=MOJIANG).county
+    return divisions_load(counties=[MOJIANG]).county
 
 
 def make_cast() -> SimpleNamespace:
     """One account per role, with two township officers of different
     townships (every password ``PASSWORD``); outside a fixture too, for
     module-scoped data."""
-    county = divisions_load_county(county_code=MOJIANG).county
+    county = divisions_load(counties=[MOJIANG]).county
     township_a = Division.objects.get(code="530822101")  # 联珠镇
     township_b = Division.objects.get(code="530822102")  # 通关镇
 

@@ -408,7 +408,8 @@ class DivisionDirectory:
     def __init__(self):
         townships, villages, self.groups = {}, {}, {}
         by_id = {}
-        for division in Division.objects.exclude(level=Division.Level.COUNTY).order_by("level"):
+        below_county = [Division.Level.TOWNSHIP, Division.Level.VILLAGE, Division.Level.GROUP]
+        for division in Division.objects.filter(level__in=below_county).order_by("level"):
             by_id[division.pk] = division
         for division in by_id.values():
             if division.parent_id in by_id:

@@ -1,29 +1,50 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from divisions.services import UnknownCountyError, divisions_load_county
+from divisions.services import UnknownDivisionError, divisions_load
 
 
 class Command(BaseCommand):
-    help = "Load a county and its townships from the official division code tables."
+    help = (
+        "Load counties with their townships, and the city and province above each, from the "
+        "official division code tables: the counties named, and every county of the cities "
+        "and provinces named. Running it again changes nothing."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "county_code",
-            nargs="?",
-            default=settings.COUNTY_CODE,
-            help="Six-digit county code (default: COUNTY_CODE, Mojiang 530822).",
+            "--county",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="A six-digit county code (墨江 530822); may be given again.",
+        )
+        parser.add_argument(
+            "--city",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="A four-digit city code (普洱市 5308): every county of the city.",
+        )
+        parser.add_argument(
+            "--province",
+            action="append",
+            default=[],
+            metavar="CODE",
+            help="A two-digit province code (云南省 53): every county of the province.",
         )
 
-    def handle(self, *args, county_code: str, **options):
+    def handle(self, *args, county: list, city: list, province: list, **options):
+        if not (county or city or province):
+            county = [settings.COUNTY_CODE]
         try:
-            result = divisions_load_county(county_code=county_code)
-        except UnknownCountyError:
-            raise CommandError(
-                f"No county with code {county_code!r} in the division tables."
-            ) from None
-        townships = result.county.children.count()
+            result = divisions_load(counties=county, cities=city, provinces=province)
+        except UnknownDivisionError as error:
+            raise CommandError(f"Not in the division tables, nothing loaded: {error}.") from None
+        for loaded in result.counties:
+            townships = loaded.children.filter(level="township").count()
+            self.stdout.write(f"{loaded.name} ({loaded.code}): {townships} townships")
         self.stdout.write(
-            f"{result.county.name} ({result.county.code}): {townships} townships, "
-            f"{result.created} created, {result.updated} updated."
+            f"{len(result.counties)} counties; {result.created} divisions created, "
+            f"{result.updated} updated."
         )
