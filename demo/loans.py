@@ -12,7 +12,7 @@ through the loan services, the calls the pages and the co-op's API make,
 so that quota, budget, term, rate ceiling and ledger rules hold for the
 demo as for real data.
 
-The figures of the plan (checked by tests/demo/test_demo_loans.py):
+The figures of the plan (checked by tests/demo/book/test_loans.py):
 
 * 680 loans, one per borrower household, applied for by its first
   borrower: 60,000 to 100,000 yuan for a village committee household,

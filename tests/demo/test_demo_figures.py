@@ -41,7 +41,7 @@ GROUP_CADRE = Borrower.Category.GROUP_CADRE
 
 @pytest.fixture(scope="module")
 def seeded(django_db_setup, django_db_blocker):
-    # The loans are seeded and checked in test_demo_loans.py; leave them out
+    # The loans are seeded and checked in book/test_loans.py; leave them out
     # here so that the registry's figures cost one registry seeding only.
     with (
         django_db_blocker.unblock(),

@@ -3,8 +3,7 @@ million yuan through the loan services, and the co-op's ledger tells the
 stories a demo needs (late, differing, early-repaid, partly repaid and
 overdue loans).
 
-As in test_demo_figures.py, the demo is seeded once for the module inside a
-transaction rolled back at the end; each test runs in a savepoint of its own.
+The demo is seeded once for the package (conftest.py).
 """
 
 import datetime
@@ -14,7 +13,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
 from django.utils import timezone
 
 from beneficiaries.models import Borrower
@@ -40,8 +38,8 @@ from loans.models import (
     Programme,
     PublicNotice,
 )
+from tests.demo.book.conftest import TODAY
 
-TODAY = datetime.date(2026, 11, 23)
 State = Application.State
 Kind = LedgerEntry.Kind
 COMMITTEE = Borrower.Category.VILLAGE_COMMITTEE
@@ -63,14 +61,6 @@ LOAN_MODELS = (
     LedgerEntry,
     LoanStatusChange,
 )
-
-
-@pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
-        result = demo_seed(today=TODAY)
-        yield result
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

@@ -2,8 +2,7 @@
 approved by finance, paid in two batches with every payment state left to
 look at, its reports stored, and the co-op reading exactly its lines.
 
-As in test_demo_loans.py, the demo is seeded once for the module inside a
-transaction rolled back at the end; each test runs in a savepoint of its own.
+The demo is seeded once for the package (conftest.py).
 """
 
 import datetime
@@ -13,7 +12,6 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Count, Sum
 from rest_framework.test import APIClient
 
@@ -24,19 +22,11 @@ from loans.keys.services import api_key_issue
 from loans.models import CreditCoop
 from reports.models import Report
 from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
+from tests.demo.book.conftest import TODAY
 
-TODAY = datetime.date(2026, 11, 23)
 Payment = SubsidyLine.Payment
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
-        result = demo_seed(today=TODAY)
-        yield result
-        transaction.set_rollback(True)
 
 
 @pytest.fixture

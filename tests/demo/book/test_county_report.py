@@ -2,11 +2,10 @@
 (seed 000): 680 households, over 40 million yuan, 600 cadre households =
 88.2 %, 360 households in husbandry and 320 in planting.
 
-As in tests/demo/test_demo_loans.py, the demo is seeded once for the module
-inside a transaction rolled back at the end; the PDF is built once too.
+The demo is seeded once for the package (conftest.py); the PDF is built
+once for the module.
 """
 
-import datetime
 import re
 import subprocess
 from decimal import Decimal
@@ -14,34 +13,22 @@ from io import BytesIO
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from openpyxl import load_workbook
 from PIL import Image
 
 from common.money import yuan
-from demo.services import demo_seed
 from loans.models import Loan, Programme
 from reports.builders import no_progress
 from reports.county import county_pdf, county_xlsx
 from reports.models import Report
-
-TODAY = datetime.date(2026, 11, 23)
-
+from tests.demo.book.conftest import TODAY
 
 # Every test asks for the database (``db``), so that pytest-django runs the
 # module with the other database tests, before the transactional ones whose
 # end empties the tables the module's seed needs (the role groups).
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def seeded(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock(), transaction.atomic():
-        result = demo_seed(today=TODAY)
-        yield result
-        transaction.set_rollback(True)
 
 
 def county_report(fmt: str) -> Report:
