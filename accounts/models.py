@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from divisions.models import county_field
+
 
 class Profile(models.Model):
     """What a staff account needs beyond Django's user: the township binding."""
@@ -19,6 +21,17 @@ class Profile(models.Model):
         null=True,
         blank=True,
         limit_choices_to={"level": "township"},
+        related_name="+",
+    )
+    # The county a county-wide role works in; a township officer's is their
+    # township's (set by user_create).
+    county = models.ForeignKey(
+        "divisions.Division",
+        verbose_name=_("county"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        limit_choices_to={"level": "county"},
         related_name="+",
     )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
@@ -46,6 +59,7 @@ class PersonalDataExport(models.Model):
     what = models.CharField(_("what"), max_length=100)
     filters = models.CharField(_("filters"), max_length=500, blank=True)
     row_count = models.PositiveIntegerField(_("rows"))
+    county = county_field()
 
     class Meta:
         verbose_name = _("personal data export")

@@ -165,14 +165,62 @@ def township_of(user):
     return profile.township if profile else None
 
 
+def counties_of(user) -> tuple[int, ...]:
+    """The ids of the counties whose records ``user`` may see (DOMAIN.md
+    section 7: the county is the boundary of people's data): a township
+    officer's township's county, the county a county-wide account is bound
+    to; none for anyone else."""
+    cached = getattr(user, "_counties_cache", None)
+    if cached is not None:
+        return cached
+    role = role_of(user)
+    counties: tuple[int, ...] = ()
+    if role in TOWNSHIP_BOUND_ROLES:
+        township = township_of(user)
+        counties = (township.parent_id,) if township is not None else ()
+    elif role is not None:
+        profile = getattr(user, "profile", None)
+        counties = (profile.county_id,) if profile is not None and profile.county_id else ()
+    user._counties_cache = counties
+    return counties
+
+
+def county_of(user):
+    """The one county ``user`` works in (a Division), or None."""
+    counties = counties_of(user)
+    if len(counties) != 1:
+        return None
+    from divisions.models import Division
+
+    cached = getattr(user, "_county_cache", None)
+    if cached is None or cached.pk != counties[0]:
+        cached = user._county_cache = Division.objects.get(pk=counties[0])
+    return cached
+
+
+def _townships_of(user) -> frozenset[int]:
+    cached = getattr(user, "_townships_cache", None)
+    if cached is None:
+        from divisions.models import Division
+
+        cached = frozenset(
+            Division.objects.filter(
+                level=Division.Level.TOWNSHIP, parent_id__in=counties_of(user)
+            ).values_list("pk", flat=True)
+        )
+        user._townships_cache = cached
+    return cached
+
+
 def may_act_in_township(user, township_id: int | None) -> bool:
     """Whether ``user`` may register or change records of that township:
-    county-wide roles anywhere, a township officer in their own only."""
+    county-wide roles in any township of their county, a township officer in
+    their own only."""
     role = role_of(user)
     if role is None:
         return False
     if role not in TOWNSHIP_BOUND_ROLES:
-        return True
+        return township_id in _townships_of(user)
     township = township_of(user)
     return township is not None and township.pk == township_id
 
@@ -204,9 +252,33 @@ def township_q(user, *paths: str) -> Q:
     return condition
 
 
+def scope_q(user, *, county: str = "county_id", township: tuple[str, ...] = ("township_id",)) -> Q:
+    """The one filter that confines a queryset to what ``user`` may see: the
+    user's county (the lookup ``county`` from the model to its county's id)
+    and, for a township officer, their township (``township``: lookups to
+    the township's id; empty for records that have none, such as a subsidy
+    run, which every role of the county sees)."""
+    counties = counties_of(user)
+    if not counties:
+        return NOTHING
+    if len(counties) == 1:
+        condition = Q(**{county: counties[0]})
+    else:
+        condition = Q(**{f"{county}__in": counties})
+    if township:
+        condition &= township_q(user, *township)
+    return condition
+
+
 def require_permission(actor, *permissions: str) -> None:
     """Refuse (PermissionDenied) an actor without every one of ``permissions``."""
     if not all(actor.has_perm(permission) for permission in permissions):
+        raise PermissionDenied
+
+
+def require_county(actor, county_id: int | None) -> None:
+    """Refuse (PermissionDenied) an actor outside that county."""
+    if county_id is None or county_id not in counties_of(actor):
         raise PermissionDenied
 
 

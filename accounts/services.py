@@ -1,13 +1,13 @@
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from divisions.models import Division
 
 from .models import PersonalDataExport, Profile
-from .roles import TOWNSHIP_BOUND_ROLES, Role
+from .roles import TOWNSHIP_BOUND_ROLES, Role, county_of
 
 
 @transaction.atomic
@@ -17,13 +17,15 @@ def user_create(
     password: str | None,
     role: Role,
     township: Division | None = None,
+    county: Division | None = None,
     full_name: str = "",
     email: str = "",
 ):
     """Create a staff or service account with exactly one role.
 
-    A township officer is bound to exactly one township; every other role is
-    county-wide and must not carry one. ``password=None`` makes an account
+    A township officer is bound to exactly one township (and so to its
+    county); every other role works county-wide in ``county`` and must not
+    carry a township. ``password=None`` makes an account
     that cannot log in with a password (a co-op service account using a key).
     A password must pass AUTH_PASSWORD_VALIDATORS.
     """
@@ -35,8 +37,13 @@ def user_create(
             raise ValidationError(
                 {"township": _("%(name)s is not a township.") % {"name": township}}
             )
+        county = township.parent
     elif township is not None:
         raise ValidationError({"township": _("Only a township officer is bound to a township.")})
+    elif county is None:
+        raise ValidationError({"county": _("A county-wide account needs its county.")})
+    elif county.level != Division.Level.COUNTY:
+        raise ValidationError({"county": _("%(name)s is not a county.") % {"name": county}})
 
     user = get_user_model()(username=username, email=email, first_name=full_name)
     if password is None:
@@ -50,7 +57,7 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     user.groups.set([Group.objects.get(name=role.value)])
-    Profile.objects.create(user=user, township=township)
+    Profile.objects.create(user=user, township=township, county=county)
     return user
 
 
@@ -58,8 +65,12 @@ def personal_data_export_log(*, request, what: str, row_count: int, filters: str
     """Record a download that carried whole identifiers, before it is sent."""
     from common.history import client_ip
 
+    county = county_of(request.user)
+    if county is None:
+        raise PermissionDenied
     return PersonalDataExport.objects.create(
         user=request.user,
+        county=county,
         ip_address=client_ip(request),
         what=what[:100],
         filters=filters[:500],

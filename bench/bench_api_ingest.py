@@ -76,6 +76,7 @@ def _loans(actor, county) -> list[Loan]:
             head_id_number=_id_number(index),
             village_group=group,
             township=township,
+            county_id=township.parent_id,
         )
         for index in range(LOANS)
     )
@@ -88,6 +89,7 @@ def _loans(actor, county) -> list[Loan]:
             phone="139%08d" % index,
             household=household,
             township=township,
+            county_id=township.parent_id,
             category=Borrower.Category.VILLAGE_COMMITTEE,
             industry=industry,
         )
@@ -100,6 +102,7 @@ def _loans(actor, county) -> list[Loan]:
             borrower=borrower,
             household=borrower.household,
             township=township,
+            county_id=township.parent_id,
             amount=Decimal("100000.00"),
             term_months=36,
             industry=industry,
@@ -122,6 +125,7 @@ def _loans(actor, county) -> list[Loan]:
             maturity_on=datetime.date(2027, 3, 20),
             programme=programme,
             township=township,
+            county_id=township.parent_id,
         )
         for index, application in enumerate(applications)
     )
@@ -169,6 +173,7 @@ def _bulk_create_baseline(batches, loans, coop) -> float:
                 LedgerEntry(
                     coop=coop,
                     loan=by_contract[row["contract_no"]],
+                    county_id=by_contract[row["contract_no"]].county_id,
                     kind=LedgerEntry.Kind.INTEREST,
                     txn_id=row["txn_id"],
                     amount=Decimal(row["amount"]),
@@ -269,8 +274,10 @@ def run() -> list[Figure]:
         print("bench_api_ingest needs PostgreSQL (set DATABASE_URL): skipped")
         return []
     county = divisions_load(counties=["530822"]).county
-    actor = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
-    coop_account = user_create(username="bench-coop", password=None, role=Role.COOP)
+    actor = user_create(
+        username="bench-county", password="bench-password-1", role=Role.COUNTY, county=county
+    )
+    coop_account = user_create(username="bench-coop", password=None, role=Role.COOP, county=county)
     start = time.perf_counter()
     loans = _loans(actor, county)
     print("setup: %d loans in %.1f s" % (len(loans), time.perf_counter() - start), flush=True)

@@ -115,6 +115,7 @@ def _fill(actor, count: int) -> None:
                 head_id_number=id_number,
                 village_group=group,
                 township_id=group.parent.parent_id,
+                county_id=group.parent.parent.parent_id,
                 member_count=rng.randint(1, 7),
                 poverty_status=rng.choice(Household.PovertyStatus.values),
             )
@@ -128,6 +129,7 @@ def _fill(actor, count: int) -> None:
                 birth_date=birth_date,
                 phone="13%09d" % index,
                 township_id=group.parent.parent_id,
+                county_id=group.parent.parent.parent_id,
                 party_member=rng.random() < 0.6,
                 base_category=Borrower.Category.INDUSTRY_LEADER,
                 category=category,
@@ -162,8 +164,10 @@ def _interleaved(baseline, measured, rounds: int = 5) -> tuple[float, float]:
 
 
 def run() -> list[Figure]:
-    divisions_load(counties=["530822"])
-    user = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
+    county = divisions_load(counties=["530822"]).county
+    user = user_create(
+        username="bench-county", password="bench-password-1", role=Role.COUNTY, county=county
+    )
     _fill(user, BORROWERS)
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)

@@ -26,8 +26,10 @@ RAW_SQL = """
 
 
 def run() -> list[Figure]:
-    divisions_load(counties=["530822"])
-    user = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
+    county = divisions_load(counties=["530822"]).county
+    user = user_create(
+        username="bench-county", password="bench-password-1", role=Role.COUNTY, county=county
+    )
     client = Client(SERVER_NAME="localhost")
     client.force_login(user)
 

@@ -158,6 +158,7 @@ def _bulk_resources(groups):
 
         def before_save_instance(self, instance, row, **kwargs):
             instance.township_id = instance.village_group.parent.parent_id
+            instance.county_id = instance.village_group.parent.parent.parent_id
 
     class BorrowerBulk(resources.ModelResource):
         id_number = Field("id_number", wb.ID_NUMBER, widgets.CharWidget())
@@ -198,6 +199,7 @@ def _bulk_resources(groups):
         def before_save_instance(self, instance, row, **kwargs):
             # bulk_create calls no save(): fill what Borrower.save derives.
             instance.township_id = instance.household.township_id
+            instance.county_id = instance.household.county_id
             instance.birth_date = ric.get_birth_date(instance.id_number)
             male = int(instance.id_number[16]) % 2
             instance.gender = Borrower.Gender.MALE if male else Borrower.Gender.FEMALE
@@ -309,8 +311,10 @@ def _import(actor, path: Path, *, dry_run: bool) -> tuple[float, transfer.Import
 
 
 def run() -> list[Figure]:
-    divisions_load(counties=["530822"])
-    actor = user_create(username="bench-county", password="bench-password-1", role=Role.COUNTY)
+    county = divisions_load(counties=["530822"]).county
+    actor = user_create(
+        username="bench-county", password="bench-password-1", role=Role.COUNTY, county=county
+    )
     places = _places(actor)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "bench.xlsx"

@@ -50,10 +50,10 @@ GOAL_SECONDS = 60
 def _setup() -> Report:
     county = divisions_load(counties=["530822"]).county
     county_officer = user_create(
-        username="bench-county", password="bench-password-123", role=Role.COUNTY
+        username="bench-county", password="bench-password-123", role=Role.COUNTY, county=county
     )
     finance_officer = user_create(
-        username="bench-finance", password="bench-password-123", role=Role.FINANCE
+        username="bench-finance", password="bench-password-123", role=Role.FINANCE, county=county
     )
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
     coop = CreditCoop.objects.get(code="mojiang-rcc")

@@ -59,6 +59,7 @@ def _setup():
         username="bench-county",
         password="bench-password-123",
         role=Role.COUNTY,
+        county=county,
     )
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
     coop = CreditCoop.objects.get(code="mojiang-rcc")

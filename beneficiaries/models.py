@@ -18,7 +18,7 @@ from common.identifiers import (
     validate_mobile,
     validate_resident_id,
 )
-from divisions.models import Division
+from divisions.models import Division, county_field
 
 
 class Industry(models.Model):
@@ -108,6 +108,7 @@ class Household(models.Model):
         blank=True,
         related_name="+",
     )
+    county = county_field()
     member_count = models.PositiveSmallIntegerField(_("household members"), default=1)
     poverty_status = models.CharField(
         _("poverty status"),
@@ -137,7 +138,8 @@ class Household(models.Model):
 
     def save(self, *args, **kwargs):
         if self.village_group_id:
-            self.township_id = self.village_group.parent.parent_id
+            township = self.village_group.parent.parent
+            self.township_id, self.county_id = township.pk, township.parent_id
         super().save(*args, **kwargs)
 
     def clean(self):
@@ -195,6 +197,7 @@ class Enterprise(models.Model):
         blank=True,
         related_name="+",
     )
+    county = county_field()
     industry = models.ForeignKey(
         Industry, verbose_name=_("industry"), on_delete=models.PROTECT, related_name="+"
     )
@@ -219,7 +222,8 @@ class Enterprise(models.Model):
 
     def save(self, *args, **kwargs):
         if self.village_id:
-            self.township_id = self.village.parent_id
+            township = self.village.parent
+            self.township_id, self.county_id = township.pk, township.parent_id
         super().save(*args, **kwargs)
 
     def clean(self):
@@ -279,6 +283,7 @@ class Borrower(models.Model):
         blank=True,
         related_name="+",
     )
+    county = county_field()
     party_member = models.BooleanField(_("party member"), default=False)
     base_category = models.CharField(
         _("category when holding no position"),
@@ -349,6 +354,7 @@ class Borrower(models.Model):
             self.gender = self.Gender.MALE if male else self.Gender.FEMALE
         if self.household_id:
             self.township_id = self.household.township_id
+            self.county_id = self.household.county_id
         if not self.category:
             self.category = self.base_category
         super().save(*args, **kwargs)
@@ -479,13 +485,16 @@ class DrivenHousehold(models.Model):
     household = models.ForeignKey(
         Household, verbose_name=_("driven household"), on_delete=models.PROTECT, related_name="+"
     )
+    county = county_field()
     benefit = models.CharField(_("benefit"), max_length=20, choices=Benefit.choices)
     yearly_amount = models.DecimalField(
         _("yearly amount (yuan)"), max_digits=12, decimal_places=2, default=Decimal("0.00")
     )
     since = models.DateField(_("since"), null=True, blank=True)
 
+    objects = ScopedQuerySet.as_manager()
     history = traced_history()
+    scope_township = ("household__township_id",)
 
     class Meta:
         verbose_name = _("driven household")
@@ -515,6 +524,11 @@ class DrivenHousehold(models.Model):
 
     def __str__(self) -> str:
         return str(self.household)
+
+    def save(self, *args, **kwargs):
+        if self.household_id:
+            self.county_id = self.household.county_id
+        super().save(*args, **kwargs)
 
     def clean(self):
         if bool(self.borrower_id) == bool(self.enterprise_id):

@@ -786,8 +786,10 @@ def _seed_driven_households(plan, actor, divisions, enterprises, result) -> None
             member_count=planned.member_count,
             poverty_status=planned.poverty_status,
         )
-        household.township_id = group.parent.parent_id  # what Household.save() would set
-        household.full_clean(**BULK_CLEAN, exclude=["village_group", "township"])
+        # What Household.save() would set.
+        household.township_id = group.parent.parent_id
+        household.county_id = group.parent.parent.parent_id
+        household.full_clean(**BULK_CLEAN, exclude=["village_group", "township", "county"])
         new_households.append(household)
     bulk_create_with_history(
         new_households,
@@ -809,6 +811,9 @@ def _seed_driven_households(plan, actor, divisions, enterprises, result) -> None
             "borrower_id", "enterprise_id", "household_id", "benefit"
         )
     )
+    county_of_household = dict(
+        Household.objects.filter(pk__in=household_pks.values()).values_list("pk", "county_id")
+    )
     new_links = []
     for leader, link in pairs:
         if isinstance(leader, EnterprisePlan):
@@ -822,11 +827,12 @@ def _seed_driven_households(plan, actor, divisions, enterprises, result) -> None
             borrower_id=borrower_pk,
             enterprise_id=enterprise_pk,
             household_id=household_pk,
+            county_id=county_of_household[household_pk],
             benefit=link.benefit,
             yearly_amount=link.yearly_amount,
             since=link.since,
         )
-        driven.full_clean(**BULK_CLEAN, exclude=["borrower", "enterprise", "household"])
+        driven.full_clean(**BULK_CLEAN, exclude=["borrower", "enterprise", "household", "county"])
         new_links.append(driven)
     bulk_create_with_history(
         new_links,

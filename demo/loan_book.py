@@ -59,6 +59,7 @@ def loan_book_create(
             head_id_number=_id_number(index),
             village_group=group,
             township=township,
+            county_id=township.parent_id,
             account_holder=f"户主{index}",
             account_number="6217001234567893",
             bank_name="墨江农信社",
@@ -74,6 +75,7 @@ def loan_book_create(
             phone=f"139{index:08d}",
             household=household,
             township=township,
+            county_id=township.parent_id,
             category=Borrower.Category.VILLAGE_COMMITTEE,
             industry=industry,
         )
@@ -86,6 +88,7 @@ def loan_book_create(
             borrower=borrower,
             household=borrower.household,
             township=township,
+            county_id=township.parent_id,
             amount=PRINCIPAL,
             term_months=36,
             industry=industry,
@@ -108,6 +111,7 @@ def loan_book_create(
             maturity_on=datetime.date(year + 2, 12, 21),
             programme=programme,
             township=township,
+            county_id=township.parent_id,
         )
         for index, application in zip(indexes, applications, strict=True)
     )
@@ -125,6 +129,7 @@ def loan_book_create(
                 coop=coop,
                 txn_id=f"BK-{index:07d}-Q{quarter}",
                 loan=loan,
+                county_id=loan.county_id,
                 kind=LedgerEntry.Kind.INTEREST,
                 amount=period.interest + (Decimal("2.00") if index % 7 == 0 else 0),
                 period_start=period.start,

@@ -33,6 +33,7 @@ class DemoLogin:
     username: str
     role: Role
     township_code: str | None = None
+    county_code: str = "530822"  # 墨江哈尼族自治县
 
 
 DEMO_LOGINS = (
@@ -65,6 +66,7 @@ def demo_users_create() -> list[tuple[DemoLogin, bool]]:
                 password=DEMO_PASSWORD,
                 role=login.role,
                 township=township,
+                county=None if township else Division.objects.get(code=login.county_code),
             )
         results.append((login, created))
     return results

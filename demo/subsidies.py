@@ -255,7 +255,7 @@ class _Story:
             ),
         ]
         for actor, kind, format, subject in wanted:
-            key = report_key(kind=kind, format=format, **subject)
+            key = report_key(kind=kind, format=format, county=run.county, **subject)
             if Report.objects.filter(key=key, state=Report.State.DONE).exists():
                 continue
             with _clock(REPORTS_AT):

@@ -112,3 +112,20 @@ class Division(models.Model):
                 }
         if errors:
             raise ValidationError(errors)
+
+
+def county_field(**kwargs) -> models.ForeignKey:
+    """The county a large record belongs to (DOMAIN.md section 7: the county
+    is the boundary of people's data). Every query of such a record filters
+    by it (``accounts.scoping``), and a deployment that outgrows one database
+    distributes the table by it. Set by the model or the service from the
+    record's own township, run or loan, never by a form."""
+    return models.ForeignKey(
+        Division,
+        verbose_name=_("county"),
+        on_delete=models.PROTECT,
+        editable=False,
+        limit_choices_to={"level": Division.Level.COUNTY},
+        related_name="+",
+        **kwargs,
+    )

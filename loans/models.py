@@ -10,10 +10,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.roles import counties_of
 from accounts.scoping import ScopedQuerySet
 from beneficiaries.models import Borrower, Enterprise, Household, Industry
 from common.history import traced_history
-from divisions.models import Division
+from divisions.models import Division, county_field
 
 
 class CreditCoop(models.Model):
@@ -57,6 +58,29 @@ class LprRate(models.Model):
     @classmethod
     def in_force_on(cls, day: datetime.date) -> "LprRate | None":
         return cls.objects.filter(effective_on__lte=day).order_by("-effective_on").first()
+
+
+def region_codes_above(county_code: str) -> tuple[str, ...]:
+    """The region codes of a county's programmes: the county's own, its
+    city's (530822 → 530800) and its province's (530000)."""
+    return (county_code, county_code[:4] + "00", county_code[:2] + "0000")
+
+
+class ProgrammeQuerySet(models.QuerySet):
+    def for_counties(self, county_ids):
+        codes = [
+            code
+            for county_code in Division.objects.filter(pk__in=county_ids).values_list(
+                "code", flat=True
+            )
+            for code in region_codes_above(county_code)
+        ]
+        return self.filter(region_code__in=codes)
+
+    def for_user(self, user):
+        """The programmes run in the user's county: its own and those its
+        city or province set up."""
+        return self.for_counties(counties_of(user))
 
 
 class Programme(models.Model):
@@ -135,6 +159,7 @@ class Programme(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = ProgrammeQuerySet.as_manager()
     history = traced_history()
 
     class Meta:
@@ -174,6 +199,11 @@ class Programme(models.Model):
             errors["subsidy_ratio"] = _("The subsidy ratio is between 0 and 1 (1 = full).")
         if errors:
             raise ValidationError(errors)
+
+    def covers(self, county: Division) -> bool:
+        """Whether the programme runs in ``county``: its region is the county
+        or the city or province above it."""
+        return self.region_code in region_codes_above(county.code)
 
     def quota_for(self, category: str) -> Decimal | None:
         """The household quota for a borrower category, None if it may not borrow."""
@@ -286,6 +316,7 @@ class Application(models.Model):
         blank=True,
         related_name="+",
     )
+    county = county_field()
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     term_months = models.PositiveSmallIntegerField(_("term (months)"))
     industry = models.ForeignKey(
@@ -394,6 +425,7 @@ class PublicNotice(models.Model):
     programme = models.ForeignKey(
         Programme, verbose_name=_("programme"), on_delete=models.PROTECT, related_name="notices"
     )
+    county = county_field()
     title = models.CharField(_("title"), max_length=200)
     starts_on = models.DateField(_("first day"))
     ends_on = models.DateField(_("last day"))
@@ -403,7 +435,11 @@ class PublicNotice(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
 
+    # A notice is the county's: every role of the county sees it (a township
+    # officer its entries of their township only, loans.applications.selectors).
+    objects = ScopedQuerySet.as_manager()
     history = traced_history()
+    scope_township = ()
 
     class Meta:
         verbose_name = _("public notice")
@@ -519,6 +555,7 @@ class Loan(models.Model):
         blank=True,
         related_name="+",
     )
+    county = county_field()
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE, editable=False
     )
@@ -569,6 +606,7 @@ class LedgerEntry(models.Model):
     loan = models.ForeignKey(
         Loan, verbose_name=_("loan"), on_delete=models.PROTECT, related_name="ledger"
     )
+    county = county_field()
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
     paid_on = models.DateField(_("paid on"))
@@ -593,7 +631,9 @@ class LedgerEntry(models.Model):
         related_name="+",
     )
 
+    objects = ScopedQuerySet.as_manager()
     history = traced_history()
+    scope_township = ("loan__township_id",)
 
     class Meta:
         verbose_name = _("ledger entry")
@@ -626,6 +666,8 @@ class LedgerEntry(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise ValueError("Ledger entries are append-only; post a reversal instead.")
+        if self.county_id is None and self.loan_id:
+            self.county_id = self.loan.county_id
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

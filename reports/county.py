@@ -231,13 +231,13 @@ def _per_loan(lines) -> dict[int, Decimal]:
     return {row["loan_id"]: round_fen(row["total"]) for row in totals}
 
 
-def _add_subsidies(loans: dict[int, _Loan], counted, programme: Programme, as_of) -> None:
+def _add_subsidies(loans: dict[int, _Loan], counted, programme: Programme, county, as_of) -> None:
     """Subsidy due: lines of the frozen runs whose year is over by
     ``as_of``; subsidy paid: lines recorded paid by then."""
     ended_runs = [
         run.pk
         for run in SubsidyRun.objects.filter(
-            programme=programme, state__in=SubsidyRun.FROZEN_STATES
+            programme=programme, county=county, state__in=SubsidyRun.FROZEN_STATES
         )
         if programme.subsidy_year_bounds(run.year)[1] <= as_of
     ]
@@ -329,15 +329,21 @@ def _industry_order(industry: Industry) -> tuple:
 
 
 def county_figures(
-    programme: Programme, as_of: datetime.date, township: Division | None = None
+    programme: Programme,
+    as_of: datetime.date,
+    township: Division | None = None,
+    *,
+    county: Division,
 ) -> CountyFigures:
-    """The programme's figures at the end of day ``as_of``, for the whole
-    county or for ``township`` only (a township officer's report)."""
-    counted = Loan.objects.filter(programme=programme, disbursed_on__lte=as_of).order_by()
+    """The programme's figures in ``county`` at the end of day ``as_of``, for
+    the whole county or for ``township`` only (a township officer's report)."""
+    counted = Loan.objects.filter(
+        programme=programme, county=county, disbursed_on__lte=as_of
+    ).order_by()
     if township is not None:
         counted = counted.filter(township=township)
     loans = _loans(counted, as_of)
-    _add_subsidies(loans, counted, programme, as_of)
+    _add_subsidies(loans, counted, programme, county, as_of)
     _add_driven(loans, counted)
     categories = _household_categories(loans, counted)
     industries = {industry.pk: industry for industry in Industry.objects.select_related("parent")}
@@ -459,17 +465,10 @@ def county_charts(figures: CountyFigures) -> dict[str, str]:
 # --- What the file was generated from ----------------------------------------------
 
 
-def county_name(programme: Programme) -> str:
-    """墨江哈尼族自治县: the county division's name (the programme's region
-    is the whole path, 云南省普洱市墨江哈尼族自治县)."""
-    county = Division.objects.filter(code=programme.region_code).first()
-    return county.name if county else programme.region_name
-
-
 def _scope(report: Report) -> str:
     if report.township_id:
         return report.township.name
-    return _("%(county)s, whole county") % {"county": county_name(report.programme)}
+    return _("%(county)s, whole county") % {"county": report.county.name}
 
 
 def _requester(report: Report) -> str:
@@ -493,10 +492,10 @@ def generated_from(report: Report) -> str:
     }
 
 
-def report_title(programme: Programme, township: Division | None = None) -> str:
+def report_title(programme: Programme, county: Division, township: Division | None = None) -> str:
     """The title: 墨江哈尼族自治县振兴贷工作情况统计表, with the township
     after the county's name on a township's report."""
-    region = county_name(programme)
+    region = county.name
     if township is not None:
         region += township.name
     return _("%(region)s %(programme)s programme statistics") % {
@@ -549,12 +548,12 @@ def _shown_row(row: Row) -> dict:
 
 def county_pdf(report: Report, progress: Progress) -> Built:
     progress(5, _("Adding up the figures"))
-    figures = county_figures(report.programme, report.as_of, report.township)
+    figures = county_figures(report.programme, report.as_of, report.township, county=report.county)
     progress(40, _("Drawing the charts"))
     with translation.override(PRINT_LANGUAGE):
         charts = county_charts(figures)
         context = {
-            "title": report_title(report.programme, report.township),
+            "title": report_title(report.programme, report.county, report.township),
             "generated_from": generated_from(report),
             "as_of": report.as_of,
             "scope": _scope(report),
@@ -693,10 +692,10 @@ def county_xlsx(report: Report, progress: Progress) -> Built:
     """The workbook: the totals, then one sheet per table, each with what
     it was generated from above a frozen header, and a total row."""
     progress(5, _("Adding up the figures"))
-    figures = county_figures(report.programme, report.as_of, report.township)
+    figures = county_figures(report.programme, report.as_of, report.township, county=report.county)
     progress(60, _("Writing the spreadsheet"))
     with translation.override(PRINT_LANGUAGE):
-        title = report_title(report.programme, report.township)
+        title = report_title(report.programme, report.county, report.township)
         heading = (title, generated_from(report))
         book = Workbook()
         book.properties.title = title

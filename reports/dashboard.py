@@ -249,7 +249,8 @@ def subsidy_figures(*, user, programme: Programme) -> SubsidyFigures:
     standing lines, by township; by village for a township officer, whose
     lines are those of their township alone."""
     runs = list(
-        SubsidyRun.objects.filter(programme=programme)
+        SubsidyRun.objects.for_user(user)
+        .filter(programme=programme)
         .exclude(state=RunState.CANCELLED)
         .select_related("programme")
         .order_by("-year", "-pk")
@@ -323,21 +324,23 @@ class PayoutFigures:
     paid_amount: Decimal
 
 
-def runs_awaiting_approval() -> list[SubsidyRun]:
+def runs_awaiting_approval(user) -> list[SubsidyRun]:
     """Runs the county submitted, oldest submission first, with their stored totals."""
     return list(
-        SubsidyRun.objects.filter(state=RunState.SUBMITTED)
+        SubsidyRun.objects.for_user(user)
+        .filter(state=RunState.SUBMITTED)
         .select_related("programme", "submitted_by")
         .order_by("submitted_at", "pk")
     )
 
 
-def runs_awaiting_payment() -> list[PayoutFigures]:
+def runs_awaiting_payment(user) -> list[PayoutFigures]:
     """Approved runs (a run becomes paid when its last line is) with the
     lines not paid yet: never issued, issued to the bank, or failed."""
     unpaid = Q(lines__payment__in=UNPAID)
     runs = (
-        SubsidyRun.objects.filter(state=RunState.APPROVED)
+        SubsidyRun.objects.for_user(user)
+        .filter(state=RunState.APPROVED)
         .select_related("programme", "approved_by")
         .annotate(
             unpaid_lines=Count("lines", filter=unpaid),

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from divisions.models import county_field
+
 
 class Report(models.Model):
     class Kind(models.TextChoices):
@@ -58,6 +60,7 @@ class Report(models.Model):
         blank=True,
         help_text=_("Empty for the whole county."),
     )
+    county = county_field()
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     generation = models.PositiveIntegerField(_("generation"), default=0, editable=False)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)

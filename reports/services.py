@@ -24,7 +24,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of, township_of
+from accounts.roles import (
+    TOWNSHIP_BOUND_ROLES,
+    counties_of,
+    county_of,
+    require_county,
+    require_township,
+    role_of,
+    township_of,
+)
 from common import queue
 from subsidies.models import SubsidyRun
 
@@ -49,8 +57,8 @@ STALE_AFTER = datetime.timedelta(minutes=30)
 PROGRESS_INTERVAL = 0.5
 
 
-def report_key(*, kind, format, programme=None, run=None, as_of=None, township=None) -> str:
-    parts = [kind, format]
+def report_key(*, kind, format, county, programme=None, run=None, as_of=None, township=None) -> str:
+    parts = [kind, format, f"c{county.pk}"]
     if programme is not None:
         parts.append(f"p{programme.pk}")
     if run is not None:
@@ -66,7 +74,9 @@ def reports_for(user):
     their own township only, county-wide roles all."""
     if not user.has_perm("reports.view_report"):
         return Report.objects.none()
-    queryset = Report.objects.select_related("programme", "run__programme", "township")
+    queryset = Report.objects.select_related("programme", "run__programme", "township").filter(
+        county_id__in=counties_of(user)
+    )
     if _county_wide(user):
         return queryset
     township = township_of(user)
@@ -122,12 +132,24 @@ def report_request(
     """Queue the generation of a report, or return the one being generated."""
     if not actor.has_perm("reports.request_report"):
         raise PermissionDenied
+    county = county_of(actor)
+    if county is None:
+        raise PermissionDenied
     township = _scope(actor, township)
+    if township is not None:
+        require_township(actor, township.pk)
     if run is not None:
+        require_county(actor, run.county_id)
         programme = None
     _check(kind, format, programme, run, as_of)
     key = report_key(
-        kind=kind, format=format, programme=programme, run=run, as_of=as_of, township=township
+        kind=kind,
+        format=format,
+        county=county,
+        programme=programme,
+        run=run,
+        as_of=as_of,
+        township=township,
     )
     now = timezone.now()
     with transaction.atomic():
@@ -140,6 +162,7 @@ def report_request(
                 "run": run,
                 "as_of": as_of,
                 "township": township,
+                "county": county,
                 "state": State.QUEUED,
                 "requested_by": actor,
                 "requested_at": now,

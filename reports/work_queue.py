@@ -62,8 +62,12 @@ def _open_objections(user, note) -> WorkItem:
     )
 
 
-def _notices_to_release(today: datetime.date) -> WorkItem:
-    count = PublicNotice.objects.filter(closed_at__isnull=True, ends_on__lt=today).count()
+def _notices_to_release(user, today: datetime.date) -> WorkItem:
+    count = (
+        PublicNotice.objects.for_user(user)
+        .filter(closed_at__isnull=True, ends_on__lt=today)
+        .count()
+    )
     return WorkItem(
         "notices_to_release",
         str(_("Public notices whose period has ended, to release to the co-op")),
@@ -93,8 +97,10 @@ def _lines_waiting_for_account(user) -> WorkItem:
     )
 
 
-def _runs_in(states, key: str, label, *, returned: bool | None = None, fragment="") -> WorkItem:
-    runs = SubsidyRun.objects.filter(state__in=states)
+def _runs_in(
+    user, states, key: str, label, *, returned: bool | None = None, fragment=""
+) -> WorkItem:
+    runs = SubsidyRun.objects.for_user(user).filter(state__in=states)
     if returned is not None:
         runs = runs.exclude(returned_reason="") if returned else runs.filter(returned_reason="")
     found = runs.aggregate(count=Count("pk"), run=Max("pk"))
@@ -102,7 +108,7 @@ def _runs_in(states, key: str, label, *, returned: bool | None = None, fragment=
     return WorkItem(key, str(label), found["count"], url)
 
 
-def _interest_exceptions() -> WorkItem:
+def _interest_exceptions(user) -> WorkItem:
     """Lines flagged by the reconciliation (the co-op's interest differs from
     the expected by more than the programme's tolerance) in each
     programme's latest run that has lines."""
@@ -115,7 +121,8 @@ def _interest_exceptions() -> WorkItem:
         .values("pk")[:1]
     )
     found = (
-        SubsidyLine.objects.filter(reconciliation_flag=True)
+        SubsidyLine.objects.for_user(user)
+        .filter(reconciliation_flag=True)
         .alias(latest_run=Subquery(latest))
         .filter(run_id=F("latest_run"))
         .aggregate(count=Count("pk"), run=Max("run_id"))
@@ -129,9 +136,11 @@ def _interest_exceptions() -> WorkItem:
     )
 
 
-def _batches_to_record() -> WorkItem:
-    found = PaymentBatch.objects.filter(lines__payment=Payment.ISSUED).aggregate(
-        count=Count("pk", distinct=True), run=Max("run_id")
+def _batches_to_record(user) -> WorkItem:
+    found = (
+        PaymentBatch.objects.for_user(user)
+        .filter(lines__payment=Payment.ISSUED)
+        .aggregate(count=Count("pk", distinct=True), run=Max("run_id"))
     )
     return WorkItem(
         "batches_to_record",
@@ -141,9 +150,10 @@ def _batches_to_record() -> WorkItem:
     )
 
 
-def _failed_payments() -> WorkItem:
+def _failed_payments(user) -> WorkItem:
     found = (
-        SubsidyLine.objects.filter(payment=Payment.FAILED, run__state=RunState.APPROVED)
+        SubsidyLine.objects.for_user(user)
+        .filter(payment=Payment.FAILED, run__state=RunState.APPROVED)
         .exclude(PAYEE_HAS_NO_ACCOUNT)
         .aggregate(count=Count("pk"), run=Max("run_id"))
     )
@@ -198,31 +208,38 @@ def work_for(user, *, today: datetime.date) -> list[WorkItem]:
             _applications_in(
                 user, State.TOWNSHIP_REVIEWED, "to_approve", _("Applications to approve")
             ),
-            _notices_to_release(today),
+            _notices_to_release(user, today),
             _open_objections(user, _("Answer each on the notice's page.")),
             _runs_in(
+                user,
                 [RunState.COMPUTED],
                 "runs_returned",
                 _("Subsidy runs sent back by the finance bureau"),
                 returned=True,
             ),
             _runs_in(
+                user,
                 [RunState.COMPUTED],
                 "runs_to_submit",
                 _("Computed subsidy runs to check and submit"),
                 returned=False,
             ),
-            _runs_in([RunState.FAILED], "runs_failed", _("Subsidy runs that failed to compute")),
-            _interest_exceptions(),
+            _runs_in(
+                user, [RunState.FAILED], "runs_failed", _("Subsidy runs that failed to compute")
+            ),
+            _interest_exceptions(user),
             _lines_waiting_for_account(user),
         ]
     elif role == Role.FINANCE:
         items = [
             _runs_in(
-                [RunState.SUBMITTED], "runs_to_approve", _("Subsidy runs to check and approve")
+                user,
+                [RunState.SUBMITTED],
+                "runs_to_approve",
+                _("Subsidy runs to check and approve"),
             ),
-            _batches_to_record(),
-            _failed_payments(),
+            _batches_to_record(user),
+            _failed_payments(user),
         ]
     elif role == Role.COOP:
         items = [_released_without_contract(user)]

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.scoping import ScopedQuerySet
 from common.history import traced_history
-from divisions.models import Division
+from divisions.models import Division, county_field
 from loans.models import Loan, Programme
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -54,6 +54,7 @@ class SubsidyRun(models.Model):
         on_delete=models.PROTECT,
         related_name="subsidy_runs",
     )
+    county = county_field()
     year = models.PositiveSmallIntegerField(_("subsidy year"))
     state = models.CharField(
         _("state"), max_length=12, choices=State.choices, default=State.DRAFT, editable=False
@@ -106,7 +107,11 @@ class SubsidyRun(models.Model):
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True, editable=False)
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True, editable=False)
 
+    # Every role of the county sees the county's runs (a township officer
+    # the figures of their township's lines, subsidies.runs.selectors).
+    objects = ScopedQuerySet.as_manager()
     history = traced_history()
+    scope_township = ()
 
     class Meta:
         verbose_name = _("subsidy run")
@@ -120,7 +125,7 @@ class SubsidyRun(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["programme", "year"],
+                fields=["programme", "county", "year"],
                 condition=~Q(state="cancelled"),
                 name="subsidy_run_one_per_year",
             ),
@@ -202,6 +207,7 @@ class PaymentBatch(models.Model):
     run = models.ForeignKey(
         SubsidyRun, verbose_name=_("run"), on_delete=models.PROTECT, related_name="batches"
     )
+    county = county_field()
     number = models.PositiveSmallIntegerField(_("batch"))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -213,7 +219,9 @@ class PaymentBatch(models.Model):
     line_count = models.PositiveIntegerField(_("lines"))
     total = models.DecimalField(_("total"), **TOTAL)
 
+    objects = ScopedQuerySet.as_manager()
     history = traced_history()
+    scope_township = ()
 
     class Meta:
         verbose_name = _("payment batch")
@@ -250,6 +258,7 @@ class SubsidyLine(models.Model):
     township = models.ForeignKey(
         Division, verbose_name=_("township"), on_delete=models.PROTECT, related_name="+"
     )
+    county = county_field()
     generation = models.PositiveIntegerField(_("computation"))
 
     # The inputs the rule applied, kept with the line.
@@ -381,6 +390,7 @@ class PaymentRecord(models.Model):
     batch = models.ForeignKey(
         PaymentBatch, verbose_name=_("batch"), on_delete=models.PROTECT, null=True, blank=True
     )
+    county = county_field()
     status = models.CharField(_("payment"), max_length=12, choices=SubsidyLine.Payment.choices)
     voucher_no = models.CharField(_("voucher number"), max_length=40, blank=True)
     paid_on = models.DateField(_("paid on"), null=True, blank=True)

@@ -83,7 +83,13 @@ def make_cast() -> SimpleNamespace:
     township_b = Division.objects.get(code="530822102")  # 通关镇
 
     def make(username, role, township=None):
-        return user_create(username=username, password=PASSWORD, role=role, township=township)
+        return user_create(
+            username=username,
+            password=PASSWORD,
+            role=role,
+            township=township,
+            county=None if township else county,
+        )
 
     return SimpleNamespace(
         county_division=county,

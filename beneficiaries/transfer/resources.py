@@ -1036,7 +1036,8 @@ class BorrowerResource(resources.ModelResource):
 
 def _derive_household(household: Household) -> None:
     """What ``Household.save`` derives, for a bulk write that skips save()."""
-    household.township_id = household.village_group.parent.parent_id
+    township = household.village_group.parent.parent
+    household.township_id, household.county_id = township.pk, township.parent_id
 
 
 def _derive_borrower(borrower: Borrower, positions, today: datetime.date) -> None:
@@ -1047,6 +1048,7 @@ def _derive_borrower(borrower: Borrower, positions, today: datetime.date) -> Non
     male = resident_id_is_male(borrower.id_number)
     borrower.gender = Borrower.Gender.MALE if male else Borrower.Gender.FEMALE
     borrower.township_id = borrower.household.township_id
+    borrower.county_id = borrower.household.county_id
     borrower.category = derive_category(positions, borrower.base_category, today)
 
 

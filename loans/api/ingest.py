@@ -369,6 +369,7 @@ def _write(*, actor, coop, new_rows, spec: _Spec, ip_address) -> None:
         LedgerEntry(
             coop_id=coop.pk,
             loan_id=loan.pk,
+            county_id=loan.county_id,
             kind=spec.kind,
             posted_by_id=actor.pk,
             **{name: row[name] for name in spec.entry_fields},

@@ -169,12 +169,16 @@ def application_submit(
     require_township(actor, applicant.township_id)
     if not programme.is_active:
         raise ValidationError({"programme": _("This programme is closed.")})
+    if not programme.covers(applicant.county):
+        message = _("This programme is not run in %(county)s.")
+        raise ValidationError({"programme": message % {"county": applicant.county}})
     application = Application(
         programme=programme,
         borrower=borrower,
         enterprise=enterprise,
         household_id=borrower.household_id if borrower else None,
         township_id=applicant.township_id,
+        county_id=applicant.county_id,
         amount=amount,
         term_months=term_months,
         industry=industry,

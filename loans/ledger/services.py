@@ -105,6 +105,7 @@ def loan_create(
         maturity_on=maturity_on,
         programme=programme,
         township_id=application.township_id,
+        county_id=application.county_id,
     )
     return save_traced(loan, actor=actor)
 

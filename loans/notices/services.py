@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.roles import require_permission, require_township
+from accounts.roles import county_of, require_permission, require_township
 from common.history import save_traced
 from loans.applications.services import application_transition
 from loans.models import (
@@ -40,8 +40,11 @@ def notice_publish(
     """Put approved applications (all of the programme's, by default) into a
     public notice that runs for the programme's notice period."""
     require_permission(actor, "loans.manage_notice")
-    queryset = Application.objects.select_for_update().filter(
-        programme=programme, state=State.COUNTY_APPROVED
+    county = county_of(actor)
+    queryset = (
+        Application.objects.select_for_update()
+        .for_user(actor)
+        .filter(programme=programme, state=State.COUNTY_APPROVED)
     )
     if applications is not None:
         queryset = queryset.filter(pk__in=[a.pk for a in applications])
@@ -56,6 +59,7 @@ def notice_publish(
         starts_on=starts_on,
         ends_on=starts_on + datetime.timedelta(days=programme.notice_days - 1),
         created_by=actor,
+        county=county,
     )
     save_traced(notice, actor=actor)
     for application in chosen:

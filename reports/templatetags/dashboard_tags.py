@@ -188,8 +188,8 @@ def dashboard(context):
         _programme_context(user=user, request=request, today=today, charts=role != Role.FINANCE)
     )
     if role == Role.FINANCE:
-        result["awaiting_approval"] = selectors.runs_awaiting_approval()
-        result["awaiting_payment"] = selectors.runs_awaiting_payment()
+        result["awaiting_approval"] = selectors.runs_awaiting_approval(user)
+        result["awaiting_payment"] = selectors.runs_awaiting_payment(user)
     return result
 
 

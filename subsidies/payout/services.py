@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.roles import require_permission
+from accounts.roles import require_county, require_permission
 from common.history import history_record_bulk
 from common.money import ZERO
 from loans.models import Loan
@@ -50,6 +50,7 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
     """Put every line still to pay (never issued, or failed) with a bank
     account into a new batch. Lines without an account stay pending."""
     require_permission(actor, "subsidies.pay_subsidyrun")
+    require_county(actor, run.county_id)
     with transaction.atomic():
         run = run_locked(run)
         if run.state != State.APPROVED:
@@ -64,6 +65,7 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
         number = (run.batches.order_by("-number").values_list("number", flat=True).first() or 0) + 1
         batch = PaymentBatch(
             run=run,
+            county_id=run.county_id,
             number=number,
             created_by=actor,
             line_count=len(payable),
@@ -76,7 +78,13 @@ def payment_batch_issue(*, actor, run: SubsidyRun) -> PaymentBatch:
         )
         history_record_bulk(SubsidyLine.objects.filter(batch=batch), history_type="~", user=actor)
         PaymentRecord.objects.bulk_create(
-            PaymentRecord(line=line, batch=batch, status=Payment.ISSUED, actor=actor)
+            PaymentRecord(
+                line=line,
+                county_id=run.county_id,
+                batch=batch,
+                status=Payment.ISSUED,
+                actor=actor,
+            )
             for line in payable
         )
     return batch
@@ -130,6 +138,7 @@ def payment_batch_record(
     """Record the bank's payment of a batch: every line of it still issued
     becomes paid. Answers the number of lines recorded."""
     require_permission(actor, "subsidies.pay_subsidyrun")
+    require_county(actor, batch.county_id)
     errors = _check_voucher(voucher_no, paid_on, today)
     if errors:
         raise ValidationError(errors)
@@ -144,6 +153,7 @@ def payment_batch_record(
         PaymentRecord.objects.bulk_create(
             PaymentRecord(
                 line=line,
+                county_id=run.county_id,
                 batch=batch,
                 status=Payment.PAID,
                 voucher_no=voucher_no.strip(),
@@ -169,6 +179,7 @@ def payment_line_record(
     """Record one issued line as paid (voucher and date) or as failed (with
     the bank's reason); a failed line goes into the next batch."""
     require_permission(actor, "subsidies.pay_subsidyrun")
+    require_county(actor, line.county_id)
     if paid:
         errors = _check_voucher(voucher_no, paid_on, today)
     else:
@@ -194,6 +205,7 @@ def payment_line_record(
         line.save(update_fields=["payment", "voucher_no", "paid_on", "payment_note"])
         PaymentRecord.objects.create(
             line=line,
+            county_id=line.county_id,
             batch=line.batch,
             status=line.payment,
             voucher_no=line.voucher_no,

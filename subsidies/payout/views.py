@@ -61,8 +61,14 @@ def _today() -> datetime.date:
     return timezone.localdate()
 
 
-def _get_run(pk: int) -> SubsidyRun:
-    run = SubsidyRun.objects.select_related("programme", "approved_by").filter(pk=pk).first()
+def _get_run(user, pk: int) -> SubsidyRun:
+    """A run of the user's county; another county's is a 404."""
+    run = (
+        SubsidyRun.objects.for_user(user)
+        .select_related("programme", "approved_by")
+        .filter(pk=pk)
+        .first()
+    )
     if run is None:
         raise Http404(_("No such subsidy run."))
     return run
@@ -258,7 +264,7 @@ def _render(request, run: SubsidyRun, *, batch_form=None, line_form=None, status
 @permission_required(VIEW_PERMISSIONS, raise_exception=True)
 @require_GET
 def payout(request, pk: int):
-    run = _get_run(pk)
+    run = _get_run(request.user, pk)
     if not run.is_frozen:
         messages.info(
             request,
@@ -284,7 +290,7 @@ def _refused(request, error: ValidationError, url: str):
 @permission_required(PAY_PERMISSION, raise_exception=True)
 @require_POST
 def batch_issue(request, pk: int):
-    run = _get_run(pk)
+    run = _get_run(request.user, pk)
     try:
         batch = services.payment_batch_issue(actor=request.user, run=run)
     except ValidationError as error:
@@ -305,7 +311,7 @@ def batch_file(request, pk: int, fmt: str):
     """The bank's file of a batch, logged as an export of personal data."""
     if fmt not in payout_files.FORMATS:
         raise Http404(_("No such file format."))
-    batch = PaymentBatch.objects.select_related("run").filter(pk=pk).first()
+    batch = PaymentBatch.objects.for_user(request.user).select_related("run").filter(pk=pk).first()
     if batch is None or not _may_download(request.user, batch):
         raise Http404(_("No such payment batch."))
     rows = services.payment_batch_rows(batch)
@@ -328,10 +334,10 @@ def batch_file(request, pk: int, fmt: str):
 @permission_required(PAY_PERMISSION, raise_exception=True)
 @require_POST
 def batch_record(request, pk: int):
-    batch = PaymentBatch.objects.select_related("run").filter(pk=pk).first()
+    batch = PaymentBatch.objects.for_user(request.user).select_related("run").filter(pk=pk).first()
     if batch is None:
         raise Http404(_("No such payment batch."))
-    run = _get_run(batch.run_id)
+    run = _get_run(request.user, batch.run_id)
     form = BatchPaymentForm(request.POST, prefix="batch%d" % batch.pk)
     if form.is_valid():
         try:
@@ -359,7 +365,7 @@ def line_record(request, pk: int):
     line = SubsidyLine.objects.for_user(request.user).select_related("loan").filter(pk=pk).first()
     if line is None:
         raise Http404(_("No such subsidy line."))
-    run = _get_run(line.run_id)
+    run = _get_run(request.user, line.run_id)
     paid = request.POST.get("outcome") == "paid"
     form_class = LinePaidForm if paid else LineFailedForm
     form = form_class(request.POST, prefix="line%d" % line.pk)

@@ -100,8 +100,10 @@ class RunRow:
 def run_rows(*, user, programme: Programme | None = None, state: str | None = None) -> list[RunRow]:
     """Every run, newest year first; a township officer's figures are
     summed from their township's lines (one query either way)."""
-    runs = SubsidyRun.objects.select_related("programme", "created_by", "approved_by").order_by(
-        "-year", "programme__name", "-pk"
+    runs = (
+        SubsidyRun.objects.for_user(user)
+        .select_related("programme", "created_by", "approved_by")
+        .order_by("-year", "programme__name", "-pk")
     )
     if programme is not None:
         runs = runs.filter(programme=programme)
@@ -145,9 +147,10 @@ def start_defaults(*, today: datetime.date) -> dict:
     return {"programme": chosen.pk if chosen else None, "year": year}
 
 
-def run_for_detail(*, pk: int) -> SubsidyRun | None:
+def run_for_detail(*, user, pk: int) -> SubsidyRun | None:
     return (
-        SubsidyRun.objects.select_related("programme", "created_by", "submitted_by", "approved_by")
+        SubsidyRun.objects.for_user(user)
+        .select_related("programme", "created_by", "submitted_by", "approved_by")
         .filter(pk=pk)
         .first()
     )

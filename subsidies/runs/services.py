@@ -22,10 +22,11 @@ from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.roles import require_permission
+from accounts.roles import county_of, require_county, require_permission
 from common import queue
 from common.history import history_context, history_record_bulk
 from common.money import ZERO
+from divisions.models import Division
 from loans.models import LedgerEntry, Loan, LprRate, Programme
 from subsidies.calculation import (
     CalculationError,
@@ -75,11 +76,22 @@ def subsidy_run_start(
     earlier year's run must be approved or cancelled: adjustments are carried
     from frozen years only, so two open runs could otherwise both carry one."""
     require_permission(actor, "subsidies.compute_subsidyrun")
-    return _start(actor=actor, programme=programme, year=year, today=today)
+    county = county_of(actor)
+    if county is None:
+        raise PermissionDenied
+    return _start(actor=actor, programme=programme, county=county, year=year, today=today)
 
 
-def _start(*, actor, programme: Programme, year: int, today: datetime.date) -> SubsidyRun:
-    """``actor`` None: the scheduled start, in nobody's name."""
+def _start(
+    *, actor, programme: Programme, county: Division, year: int, today: datetime.date
+) -> SubsidyRun:
+    """The run of ``county``'s loans of ``programme`` (each county runs its
+    own subsidy year, with its own four eyes, even of a city's programme).
+    ``actor`` None: the scheduled start, in nobody's name."""
+    if not programme.covers(county):
+        raise ValidationError(
+            {"programme": _("This programme is not run in %(county)s.") % {"county": county}}
+        )
     first, last = programme.subsidy_year_bounds(year)
     if last >= today:
         raise ValidationError(
@@ -97,7 +109,7 @@ def _start(*, actor, programme: Programme, year: int, today: datetime.date) -> S
     with transaction.atomic():
         Programme.objects.select_for_update().get(pk=programme.pk)
         open_earlier = (
-            SubsidyRun.objects.filter(programme=programme, year__lt=year)
+            SubsidyRun.objects.filter(programme=programme, county=county, year__lt=year)
             .exclude(state__in=[*SubsidyRun.FROZEN_STATES, State.CANCELLED])
             .order_by("year")
             .first()
@@ -112,12 +124,12 @@ def _start(*, actor, programme: Programme, year: int, today: datetime.date) -> S
                 }
             )
         run = (
-            SubsidyRun.objects.filter(programme=programme, year=year)
+            SubsidyRun.objects.filter(programme=programme, county=county, year=year)
             .exclude(state=State.CANCELLED)
             .first()
         )
         if run is None:
-            run = SubsidyRun(programme=programme, year=year, created_by=actor)
+            run = SubsidyRun(programme=programme, county=county, year=year, created_by=actor)
             run._history_user = actor
             run.save()
             SubsidyRunTransition.objects.create(
@@ -130,6 +142,7 @@ def subsidy_run_compute(*, actor, run: SubsidyRun) -> SubsidyRun:
     """(Re)compute a draft, computed or failed run: a new computation
     replaces every line. The parts are launched once the transaction commits."""
     require_permission(actor, "subsidies.compute_subsidyrun")
+    require_county(actor, run.county_id)
     return _compute(actor=actor, run=run)
 
 
@@ -163,7 +176,9 @@ def _after_commit(callback) -> None:
 def _townships(run: SubsidyRun) -> list[int]:
     _first, last = run.programme.subsidy_year_bounds(run.year)
     return sorted(
-        Loan.objects.filter(programme=run.programme_id, disbursed_on__lte=last)
+        Loan.objects.filter(
+            programme=run.programme_id, county=run.county_id, disbursed_on__lte=last
+        )
         .order_by()
         .values_list("township_id", flat=True)
         .distinct()
@@ -571,6 +586,7 @@ def _line(run, loan_id, township_id, terms: LoanTerms, working: LineWorking, pro
         run=run,
         loan_id=loan_id,
         township_id=township_id,
+        county_id=run.county_id,
         generation=run.generation,
         quota=working.least_quota,
         subsidised_rate=terms.subsidised_rate,
@@ -601,7 +617,10 @@ def _adjustments(run, township_id, terms, rule, postings, repayments):
     run left to recover."""
     frozen = list(
         SubsidyRun.objects.filter(
-            programme=run.programme_id, year__lt=run.year, state__in=SubsidyRun.FROZEN_STATES
+            programme=run.programme_id,
+            county=run.county_id,
+            year__lt=run.year,
+            state__in=SubsidyRun.FROZEN_STATES,
         ).order_by("year")
     )
     if not frozen:
@@ -715,6 +734,7 @@ def line_detail(line: SubsidyLine) -> tuple[LoanTerms, LineWorking]:
 
 def subsidy_run_submit(*, actor, run: SubsidyRun) -> SubsidyRun:
     require_permission(actor, "subsidies.submit_subsidyrun")
+    require_county(actor, run.county_id)
     with transaction.atomic():
         run = run_locked(run)
         if run.state != State.COMPUTED:
@@ -731,6 +751,7 @@ def subsidy_run_approve(*, actor, run: SubsidyRun) -> SubsidyRun:
     """Approve a submitted run (maker-checker: never by its submitter). The
     run is frozen from here; lines with nothing to pay are marked so."""
     require_permission(actor, "subsidies.approve_subsidyrun")
+    require_county(actor, run.county_id)
     with transaction.atomic():
         run = run_locked(run)
         if run.state != State.SUBMITTED:
@@ -760,6 +781,7 @@ def run_close_if_paid(run: SubsidyRun, actor) -> None:
 
 def subsidy_run_send_back(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
     require_permission(actor, "subsidies.approve_subsidyrun")
+    require_county(actor, run.county_id)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the run is sent back.")})
@@ -777,6 +799,7 @@ def subsidy_run_send_back(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
 
 def subsidy_run_cancel(*, actor, run: SubsidyRun, reason: str) -> SubsidyRun:
     require_permission(actor, "subsidies.compute_subsidyrun")
+    require_county(actor, run.county_id)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Say why the run is cancelled.")})
@@ -794,16 +817,29 @@ def subsidy_runs_start_due(*, today: datetime.date) -> list[SubsidyRun]:
     that has none yet, in nobody's name (Celery beat calls this on 5 January;
     the county's button does the same for one programme)."""
     started = []
+    year = today.year - 1
     for programme in Programme.objects.filter(is_active=True, year__lt=today.year):
-        year = today.year - 1
-        if (
-            SubsidyRun.objects.filter(programme=programme, year=year)
-            .exclude(state=State.CANCELLED)
-            .exists()
-        ):
-            continue
-        try:
-            started.append(_start(actor=None, programme=programme, year=year, today=today))
-        except ValidationError as error:
-            logger.warning("Subsidy run %s %s not started: %s", programme, year, error.messages)
+        # Every county with loans of the programme runs its own year.
+        counties = Division.objects.filter(
+            pk__in=Loan.objects.filter(programme=programme).values("county_id")
+        ).order_by("code")
+        for county in counties:
+            if (
+                SubsidyRun.objects.filter(programme=programme, county=county, year=year)
+                .exclude(state=State.CANCELLED)
+                .exists()
+            ):
+                continue
+            try:
+                started.append(
+                    _start(actor=None, programme=programme, county=county, year=year, today=today)
+                )
+            except ValidationError as error:
+                logger.warning(
+                    "Subsidy run %s %s %s not started: %s",
+                    programme,
+                    county,
+                    year,
+                    error.messages,
+                )
     return started

@@ -45,9 +45,10 @@ def _today() -> datetime.date:
 
 
 def _get_run_for_user(request, pk: int) -> SubsidyRun:
-    """The run; runs are county-wide, so every role that may view runs sees
-    each of them (a township officer only their own lines in it)."""
-    run = selectors.run_for_detail(pk=pk)
+    """The run; runs are county-wide, so every role of the county that may
+    view runs sees each of them (a township officer only their own lines in
+    it); another county's is a 404."""
+    run = selectors.run_for_detail(user=request.user, pk=pk)
     if run is None:
         raise Http404(_("No such subsidy run."))
     return run

@@ -71,5 +71,5 @@ def test_a_refused_account_is_not_saved(mojiang, django_user_model):
 
 
 def test_a_service_account_without_password_cannot_log_in_with_one(mojiang):
-    user = user_create(username="coop-api", password=None, role=Role.COOP)
+    user = user_create(username="coop-api", password=None, role=Role.COOP, county=mojiang)
     assert not user.has_usable_password()

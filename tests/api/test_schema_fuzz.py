@@ -202,15 +202,21 @@ def _key_held_by(user, coop, name: str) -> str:
 @pytest.fixture
 def callers(cast, coop, key, client) -> dict[str, tuple[dict, set[int] | None]]:
     """Each caller's headers and the statuses it may get (None: any but 5xx)."""
-    revoked_account = user_create(username="coop-revoked", password="x" * 20, role=Role.COOP)
+    revoked_account = user_create(
+        username="coop-revoked", password="x" * 20, role=Role.COOP, county=cast.county_division
+    )
     revoked = api_key_issue(actor=cast.county, user=revoked_account, coop=coop)
     api_key_revoke(actor=cast.county, api_key=revoked[0])
-    leaver = user_create(username="coop-leaver", password="x" * 20, role=Role.COOP)
+    leaver = user_create(
+        username="coop-leaver", password="x" * 20, role=Role.COOP, county=cast.county_division
+    )
     left = api_key_issue(actor=cast.county, user=leaver, coop=coop)[1]
     leaver.is_active = False
     leaver.save()
     other_coop = CreditCoop.objects.create(name="普洱农商行", code="puer-rcb", county_code="530822")
-    other_account = user_create(username="coop-other", password="x" * 20, role=Role.COOP)
+    other_account = user_create(
+        username="coop-other", password="x" * 20, role=Role.COOP, county=cast.county_division
+    )
     other = api_key_issue(actor=cast.county, user=other_account, coop=other_coop)[1]
     client.force_login(cast.county)
     session = client.cookies["sessionid"].value

@@ -69,6 +69,7 @@ def test_the_pages_load_with_no_violation(page, console, cast, programme, loans)
     subsidy_run_approve(actor=cast.finance, run=SubsidyRun.objects.get(pk=run.pk))
     report = Report.objects.create(
         key="county:pdf:csp",
+        county=cast.county_division,
         kind=Report.Kind.COUNTY,
         format=Report.Format.PDF,
         programme=programme,

@@ -24,6 +24,7 @@ def test_the_page_follows_a_report_being_generated(page, cast, settings, tmp_pat
     # As a worker leaves it while laying out the pages.
     report = Report.objects.create(
         key="county:pdf:test",
+        county=cast.county_division,
         kind=Report.Kind.COUNTY,
         format=Report.Format.PDF,
         programme=programme,

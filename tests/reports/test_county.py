@@ -253,7 +253,7 @@ def row_named(rows, label):
 
 
 def test_the_totals_count_what_was_lent_and_posted_by_the_as_of_date(book, paid_run):
-    figures = county_figures(programme=book["L1"].programme, as_of=AS_OF)
+    figures = county_figures(county=book["L1"].county, programme=book["L1"].programme, as_of=AS_OF)
     loans = counted(book, "L1", "L2", "L3", "L4")
     lines = SubsidyLine.objects.filter(run=paid_run)
     assert not lines.filter(loan=book["L5"]).exists()
@@ -269,7 +269,7 @@ def test_the_totals_count_what_was_lent_and_posted_by_the_as_of_date(book, paid_
 
 
 def test_the_reversed_interest_posting_is_not_counted(book):
-    figures = county_figures(programme=book["L2"].programme, as_of=AS_OF)
+    figures = county_figures(county=book["L2"].county, programme=book["L2"].programme, as_of=AS_OF)
     l2 = row_named(figures.by_township, "通关镇").figures
     bank_figures = [period.interest for period in bank_schedule(book["L2"])]
     assert l2.interest_paid == sum(bank_figures, ZERO)
@@ -278,21 +278,23 @@ def test_the_reversed_interest_posting_is_not_counted(book):
 
 def test_an_earlier_date_cuts_off_later_loans_postings_and_subsidy(book, paid_run):
     on = D(2025, 5, 31)
-    figures = county_figures(programme=book["L1"].programme, as_of=on)
+    figures = county_figures(county=book["L1"].county, programme=book["L1"].programme, as_of=on)
     loans = counted(book, "L1", "L3", "L4")
     assert (figures.total.households, figures.total.loans) == (2, 3)
     assert figures.total.principal == Decimal("130000.00")
     assert figures.total.balance == Decimal("130000.00")
     assert figures.total.interest_paid == expected_interest(loans, on)
     # The 2025 subsidy year ends on 2025-12-20: nothing is due before.
-    before_year_end = county_figures(programme=book["L1"].programme, as_of=D(2025, 12, 19))
+    before_year_end = county_figures(
+        county=book["L1"].county, programme=book["L1"].programme, as_of=D(2025, 12, 19)
+    )
     assert before_year_end.total.subsidy_due == ZERO
     assert before_year_end.total.subsidy_paid == ZERO
     assert before_year_end.total.balance == Decimal("160000.00")
 
 
 def test_the_figures_by_township_category_industry_and_farming(book, paid_run):
-    figures = county_figures(programme=book["L1"].programme, as_of=AS_OF)
+    figures = county_figures(county=book["L1"].county, programme=book["L1"].programme, as_of=AS_OF)
     lines = {line.loan_id: line for line in SubsidyLine.objects.filter(run=paid_run)}
 
     townships = [row.label for row in figures.by_township]
@@ -338,7 +340,12 @@ def test_the_figures_by_township_category_industry_and_farming(book, paid_run):
 
 
 def test_a_township_report_counts_that_township_only(cast, book, paid_run):
-    figures = county_figures(programme=book["L1"].programme, as_of=AS_OF, township=cast.township_a)
+    figures = county_figures(
+        county=cast.county_division,
+        programme=book["L1"].programme,
+        as_of=AS_OF,
+        township=cast.township_a,
+    )
     loans = counted(book, "L1", "L3", "L4")
     assert [row.label for row in figures.by_township] == ["联珠镇"]
     assert (figures.total.households, figures.total.loans) == (2, 3)
@@ -366,6 +373,7 @@ def test_percentages_are_rounded_half_up_to_a_tenth(part, whole, expected):
 
 def report_for(cast, programme, *, township=None, fmt=Report.Format.PDF):
     return Report(
+        county=cast.county_division,
         kind=Report.Kind.COUNTY,
         format=fmt,
         programme=programme,
@@ -443,7 +451,7 @@ def test_the_workbook_has_a_sheet_per_table_with_exact_figures(cast, programme, 
 def test_the_number_of_queries_does_not_grow_with_the_loans(cast, programme, lend):
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            county_figures(programme=programme, as_of=AS_OF)
+            county_figures(county=cast.county_division, programme=programme, as_of=AS_OF)
         return len(captured)
 
     for _ in range(2):

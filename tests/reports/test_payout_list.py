@@ -97,6 +97,7 @@ def run(cast, programme, loans) -> SubsidyRun:
 
 def report_of(run, cast, *, township=None, format=Report.Format.PDF) -> Report:
     return Report(
+        county=cast.county_division,
         kind=Report.Kind.PAYOUT,
         format=format,
         run=run,

@@ -49,6 +49,7 @@ POSTED_ON = datetime.date(2026, 2, 10)
 
 def notice_of(run, cast, *, township=None, as_of=POSTED_ON) -> Report:
     return Report(
+        county=cast.county_division,
         kind=Report.Kind.RUN_NOTICE,
         format=Report.Format.PDF,
         run=run,

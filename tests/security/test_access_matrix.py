@@ -204,8 +204,15 @@ def _stored_report(cast, *, kind, fmt, township=None, programme=None, run=None) 
     now = timezone.now()
     report = Report(
         key=report_key(
-            kind=kind, format=fmt, programme=programme, run=run, as_of=as_of, township=township
+            kind=kind,
+            format=fmt,
+            county=cast.county_division,
+            programme=programme,
+            run=run,
+            as_of=as_of,
+            township=township,
         ),
+        county=cast.county_division,
         kind=kind,
         format=fmt,
         programme=programme,

@@ -41,6 +41,7 @@ def test_an_account_is_not_created_with_a_weak_password(mojiang, kind):
             username="lizhongming",
             password=WEAK[kind],
             role=Role.COUNTY,
+            county=mojiang,
             full_name="李忠明",
             email="lizhongming@example.cn",
         )
@@ -49,13 +50,13 @@ def test_an_account_is_not_created_with_a_weak_password(mojiang, kind):
 
 
 def test_a_good_password_creates_an_account_that_logs_in(client, mojiang):
-    user_create(username="lizhongming", password=GOOD, role=Role.COUNTY)
+    user_create(username="lizhongming", password=GOOD, role=Role.COUNTY, county=mojiang)
     response = client.post(reverse("login"), {"username": "lizhongming", "password": GOOD})
     assert response.status_code == 302
 
 
 def test_a_service_account_without_a_password_needs_none(mojiang):
-    user = user_create(username="coop-system", password=None, role=Role.COOP)
+    user = user_create(username="coop-system", password=None, role=Role.COOP, county=mojiang)
     assert not user.has_usable_password()
 
 

@@ -52,7 +52,9 @@ def other_coop(db) -> CreditCoop:
 
 @pytest.fixture
 def other_api(cast, other_coop):
-    user = user_create(username="coop-rcb", password=None, role=Role.COOP)
+    user = user_create(
+        username="coop-rcb", password=None, role=Role.COOP, county=cast.county_division
+    )
     return client_with(api_key_issue(actor=cast.county, user=user, coop=other_coop)[1])
 
 

@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from common.money import yuan
+from divisions.models import Division
 from loans.models import Loan, Programme
 from reports.builders import no_progress
 from reports.county import county_pdf, county_xlsx
@@ -33,6 +34,7 @@ pytestmark = pytest.mark.django_db
 
 def county_report(fmt: str) -> Report:
     return Report(
+        county=Division.objects.get(code="530822"),
         kind=Report.Kind.COUNTY,
         format=fmt,
         programme=Programme.objects.get(name="振兴贷", year=2025, region_code="530822"),

@@ -325,13 +325,14 @@ def test_cancelling_needs_a_reason_and_frees_the_year(cast, programme, lend):
     assert again.pk != run.pk and again.state == State.COMPUTED
 
 
-def test_the_scheduled_start_opens_last_years_run_of_each_active_programme(cast, programme, lend):
+def test_the_scheduled_start_opens_last_years_run_of_each_county_that_lent(cast, programme, lend):
     lend()
-    active = set(
-        Programme.objects.filter(is_active=True, year__lte=2025).values_list("pk", flat=True)
-    )
+    # Every active programme is due; only the one that lent in a county has a
+    # county to run it for (each county runs its own year).
     started = subsidy_runs_start_due(today=datetime.date(2026, 1, 5))
-    assert {run.programme_id for run in started} == active and programme.pk in active
+    assert [(run.programme_id, run.county_id) for run in started] == [
+        (programme.pk, cast.county_division.pk)
+    ]
     assert {run.year for run in started} == {2025}
     run = SubsidyRun.objects.get(programme=programme, year=2025)
     assert run.state == State.COMPUTED and run.created_by is None
