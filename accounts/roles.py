@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from divisions.models import Division
+
 
 class Role(models.TextChoices):
     COUNTY = "county", _("County programme office")
@@ -190,8 +192,6 @@ def county_of(user):
     counties = counties_of(user)
     if len(counties) != 1:
         return None
-    from divisions.models import Division
-
     cached = getattr(user, "_county_cache", None)
     if cached is None or cached.pk != counties[0]:
         cached = user._county_cache = Division.objects.get(pk=counties[0])
@@ -201,8 +201,6 @@ def county_of(user):
 def _townships_of(user) -> frozenset[int]:
     cached = getattr(user, "_townships_cache", None)
     if cached is None:
-        from divisions.models import Division
-
         cached = frozenset(
             Division.objects.filter(
                 level=Division.Level.TOWNSHIP, parent_id__in=counties_of(user)

@@ -10,7 +10,6 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import counties_of
 from accounts.scoping import ScopedQuerySet
 from beneficiaries.models import Borrower, Enterprise, Household, Industry
 from common.history import traced_history
@@ -64,23 +63,6 @@ def region_codes_above(county_code: str) -> tuple[str, ...]:
     """The region codes of a county's programmes: the county's own, its
     city's (530822 → 530800) and its province's (530000)."""
     return (county_code, county_code[:4] + "00", county_code[:2] + "0000")
-
-
-class ProgrammeQuerySet(models.QuerySet):
-    def for_counties(self, county_ids):
-        codes = [
-            code
-            for county_code in Division.objects.filter(pk__in=county_ids).values_list(
-                "code", flat=True
-            )
-            for code in region_codes_above(county_code)
-        ]
-        return self.filter(region_code__in=codes)
-
-    def for_user(self, user):
-        """The programmes run in the user's county: its own and those its
-        city or province set up."""
-        return self.for_counties(counties_of(user))
 
 
 class Programme(models.Model):
@@ -159,7 +141,6 @@ class Programme(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
-    objects = ProgrammeQuerySet.as_manager()
     history = traced_history()
 
     class Meta:

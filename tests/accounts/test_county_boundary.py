@@ -122,14 +122,13 @@ def test_a_borrower_of_another_county_is_a_404(client, cast, two_counties):
     assert client.get(reverse("borrowers:detail", args=[borrower.pk])).status_code == 200
 
 
-def test_an_export_is_logged_in_the_exporters_county(rf, cast):
+def test_an_export_is_logged_in_the_exporters_county(rf, cast, roleless_user):
     from accounts.services import personal_data_export_log
 
     request = rf.get("/")
     request.user = cast.auditor
     logged = personal_data_export_log(request=request, what="borrowers", row_count=3)
     assert logged.county_id == cast.county_division.pk
-    request.user = type("Nobody", (), {"is_authenticated": True, "groups": None})()
-    request.user._role_cache = None
+    request.user = roleless_user
     with pytest.raises(PermissionDenied):
         personal_data_export_log(request=request, what="borrowers", row_count=3)
