@@ -16,11 +16,23 @@ work=$(mktemp -d)
 log="$work/demo.log"
 pid=""
 
+# Stop the demo: make, runserver and the reloader's child share one process
+# group (setsid). TERM first; a watchdog sends KILL to the group if make has
+# not ended ten seconds later, so a server that ignores TERM cannot hold the
+# check up (make waits for its children before it exits).
+stop_demo() {
+  [ -n "$pid" ] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  ( sleep 10 </dev/null >/dev/null 2>&1; kill -KILL -- "-$pid" 2>/dev/null && echo "demo check: killed the demo, TERM did not stop it" >&2 ) &
+  local watchdog=$!
+  wait "$pid" 2>/dev/null || true
+  kill "$watchdog" 2>/dev/null || true
+  wait "$watchdog" 2>/dev/null || true
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  pid=""
+}
 cleanup() {
-  if [ -n "$pid" ]; then
-    kill -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
+  stop_demo
   rm -rf "$work"
 }
 fail() {
@@ -65,3 +77,5 @@ home=$(curl -sf -b "$jar" "$base/") || fail "the county's home page does not loa
 grep -q 'data-testid="work-queue"' <<<"$home" || fail "the county's home page shows no work queue"
 grep -q '振兴贷' <<<"$home" || fail "the county's home page does not show the programme"
 echo "demo check: logged in as county, home page served ($(($(date +%s) - started)) s in all)"
+stop_demo
+echo "demo check: the demo stopped"

@@ -8,6 +8,7 @@ relying on it locally."""
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,13 +39,27 @@ def test_make_demo_serves_from_a_fresh_clone(tmp_path):
     env.update(DEMO_PORT=str(free_port()), TMPDIR=str(tmp_path))
     if os.environ.get("CI") != "true":
         env["DEMO_VENV"] = str(venv)
-    result = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "demo-check.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "/healthz answers 200" in result.stdout
-    assert "logged in as county, home page served" in result.stdout
+    # Output to a file, not a pipe, and the check in a session of its own:
+    # on a timeout the whole session is killed and what it printed is shown,
+    # and no process left behind can keep the test waiting for a pipe's end.
+    output = tmp_path / "demo-check.log"
+    with output.open("w") as sink:
+        check = subprocess.Popen(
+            ["bash", str(ROOT / "scripts" / "demo-check.sh")],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            returncode = check.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            os.killpg(check.pid, signal.SIGKILL)
+            check.wait()
+            pytest.fail("the demo check took more than 600 s:\n" + output.read_text())
+    printed = output.read_text()
+    assert returncode == 0, printed
+    assert "/healthz answers 200" in printed
+    assert "logged in as county, home page served" in printed
+    assert "the demo stopped" in printed

@@ -37,12 +37,14 @@ RESTORE = {
 
 
 def pdf_text(content: bytes) -> str:
-    """The PDF's text, its "generated at" minute left out: a build a minute
-    later is the same report."""
+    """The PDF's text with its date-and-minute stamps left out: a build a
+    minute later (or asked for again) is the same report. The stamp in the
+    header table may wrap after the year, so the month, day and minute are
+    masked wherever they stand."""
     text = subprocess.run(
         ["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True
     ).stdout.decode()
-    return re.sub(r"生成于 \d{4}-\d{2}-\d{2} \d{2}:\d{2}", "生成于 …", text)
+    return re.sub(r"\d{2}-\d{2}\s+\d{2}:\d{2}", "…", text)
 
 
 def stored_content(report) -> bytes:
