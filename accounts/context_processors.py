@@ -1,21 +1,20 @@
-from django.conf import settings
 from django.urls import reverse
 
-from divisions.models import Division
-
 from .navigation import menu_for
-from .roles import role_of, township_of
+from .roles import county_of, office_of, role_of, township_of
 
 
 def role_navigation(request):
-    """The role, township and menu that the base layout shows on every page."""
+    """The role, township and menu that the base layout shows on every page;
+    beside the product's name, the county the user works in (an office's city
+    or province). One installation serves many counties: before logging in,
+    none is named."""
     user = getattr(request, "user", None)
-    county = Division.objects.filter(code=settings.COUNTY_CODE).first()
     if user is None or not user.is_authenticated:
-        return {"county": county}
+        return {}
     menu = menu_for(user)
     return {
-        "county": county,
+        "county": county_of(user) or office_of(user),
         "role": role_of(user),
         "township": township_of(user),
         "navigation": menu,

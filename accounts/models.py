@@ -34,6 +34,16 @@ class Profile(models.Model):
         limit_choices_to={"level": "county"},
         related_name="+",
     )
+    # The city or province an office above the county is bound to.
+    office = models.ForeignKey(
+        "divisions.Division",
+        verbose_name=_("office's division"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        limit_choices_to={"level__in": ("city", "province")},
+        related_name="+",
+    )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
 
     class Meta:

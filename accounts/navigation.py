@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 
 from accounts.history.selectors import HISTORY_ROLES
 
-from .roles import Role, role_of
+from .roles import OFFICE_ROLES, Role, role_of
 
 # The menu's groups, in their order: each action belongs to one.
 BORROWERS, LOANS, SUBSIDY = "borrowers", "loans", "subsidy"
@@ -72,7 +72,9 @@ ACTIONS: tuple[Action, ...] = (
             "Configure each programme's quotas, terms, rate ceiling, budget and subsidy rule; "
             "the loan prime rate table."
         ),
-        roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR}),
+        roles=frozenset(
+            {Role.COUNTY, Role.TOWNSHIP, Role.COOP, Role.FINANCE, Role.AUDITOR, *OFFICE_ROLES}
+        ),
         url_name="programmes:list",
         group=SETTINGS,
     ),
@@ -154,6 +156,16 @@ ACTIONS: tuple[Action, ...] = (
         description=_("Programme reports, payout lists and public notices as PDF and spreadsheet."),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),
         url_name="reports:list",
+        group=REPORTS,
+    ),
+    Action(
+        title=_("Counties side by side"),
+        description=_(
+            "Every county under the office in one table (loans, balance, overdue, interest, "
+            "subsidy, driven households), sortable and exportable; each county's dashboard."
+        ),
+        roles=frozenset(OFFICE_ROLES),
+        url_name="reports:league",
         group=REPORTS,
     ),
     Action(

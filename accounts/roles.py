@@ -1,10 +1,14 @@
-"""The five roles of DOMAIN.md section 3, as Django groups.
+"""The roles of DOMAIN.md sections 3 and 7, as Django groups: the five of a
+county and the offices above it (city and province), which read every
+county under them and change nothing.
 
 A user's role is the one role group they belong to. What each role may do is
 declared once, in ROLE_PERMISSIONS; views and the API check those permissions
 (never group names), and ``township_of`` is the one place that says which
 township a user is bound to.
 """
+
+import copy
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -20,6 +24,8 @@ class Role(models.TextChoices):
     COOP = "coop", _("Credit co-op")
     FINANCE = "finance", _("Finance bureau")
     AUDITOR = "auditor", _("Auditor")
+    CITY = "city", _("City programme office")
+    PROVINCE = "province", _("Province programme office")
 
 
 # "app_label.codename" for each role. Later apps add their permissions here.
@@ -118,10 +124,26 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "beneficiaries.view_personal_data",
         "beneficiaries.export_borrowers",
     },
+    # Read-only and in figures only: the league table of their counties and
+    # each county's dashboard; the programmes and divisions behind them.
+    Role.CITY: {
+        "reports.view_league",
+        "divisions.view_division",
+        *_perms("loans", ("view",), ("programme", "programmequota", "lprrate")),
+    },
+    Role.PROVINCE: {
+        "reports.view_league",
+        "divisions.view_division",
+        *_perms("loans", ("view",), ("programme", "programmequota", "lprrate")),
+    },
 }
 
 # Roles whose work is confined to one township.
 TOWNSHIP_BOUND_ROLES = {Role.TOWNSHIP}
+# The offices above the county, each bound to a division of this level: they
+# see every county under it, read-only, and never a borrower's whole number.
+OFFICE_LEVELS = {Role.CITY: Division.Level.CITY, Role.PROVINCE: Division.Level.PROVINCE}
+OFFICE_ROLES = set(OFFICE_LEVELS)
 
 
 def sync_role_groups(sender=None, apps=None, using="default", **kwargs) -> None:
@@ -167,11 +189,36 @@ def township_of(user):
     return profile.township if profile else None
 
 
+def office_of(user):
+    """The city or province an office above the county is bound to; None for
+    everyone else."""
+    if role_of(user) not in OFFICE_ROLES:
+        return None
+    profile = getattr(user, "profile", None)
+    return profile.office if profile else None
+
+
+def within_county(user, county_id: int):
+    """``user`` narrowed to one of their counties: the same account, whose
+    scope (``counties_of``) is that county alone, for an office's drill-down
+    into one county's dashboard. Every selector that takes a user then
+    reads that county only. Refuses (PermissionDenied) a county outside the
+    user's scope."""
+    if county_id not in counties_of(user):
+        raise PermissionDenied
+    narrowed = copy.copy(user)
+    narrowed._counties_cache = (county_id,)
+    narrowed._townships_cache = None
+    narrowed._county_cache = None
+    return narrowed
+
+
 def counties_of(user) -> tuple[int, ...]:
     """The ids of the counties whose records ``user`` may see (DOMAIN.md
     section 7: the county is the boundary of people's data): a township
     officer's township's county, the county a county-wide account is bound
-    to; none for anyone else."""
+    to, every county under an office's city or province; none for anyone
+    else."""
     cached = getattr(user, "_counties_cache", None)
     if cached is not None:
         return cached
@@ -180,6 +227,18 @@ def counties_of(user) -> tuple[int, ...]:
     if role in TOWNSHIP_BOUND_ROLES:
         township = township_of(user)
         counties = (township.parent_id,) if township is not None else ()
+    elif role in OFFICE_ROLES:
+        office = office_of(user)
+        counties = (
+            tuple(
+                Division.objects.filter(level=Division.Level.COUNTY)
+                .filter(Q(parent=office) | Q(parent__parent=office))
+                .order_by("code")
+                .values_list("pk", flat=True)
+            )
+            if office is not None
+            else ()
+        )
     elif role is not None:
         profile = getattr(user, "profile", None)
         counties = (profile.county_id,) if profile is not None and profile.county_id else ()
@@ -215,7 +274,7 @@ def may_act_in_township(user, township_id: int | None) -> bool:
     county-wide roles in any township of their county, a township officer in
     their own only."""
     role = role_of(user)
-    if role is None:
+    if role is None or role in OFFICE_ROLES:
         return False
     if role not in TOWNSHIP_BOUND_ROLES:
         return township_id in _townships_of(user)

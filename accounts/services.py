@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from divisions.models import Division
 
 from .models import PersonalDataExport, Profile
-from .roles import TOWNSHIP_BOUND_ROLES, Role, county_of
+from .roles import OFFICE_LEVELS, TOWNSHIP_BOUND_ROLES, Role, county_of
 
 
 @transaction.atomic
@@ -18,14 +18,16 @@ def user_create(
     role: Role,
     township: Division | None = None,
     county: Division | None = None,
+    office: Division | None = None,
     full_name: str = "",
     email: str = "",
 ):
     """Create a staff or service account with exactly one role.
 
     A township officer is bound to exactly one township (and so to its
-    county); every other role works county-wide in ``county`` and must not
-    carry a township. ``password=None`` makes an account
+    county); an office above the county (city, province) is bound to its
+    ``office``, a division of that level; every other role works county-wide
+    in ``county`` and must not carry a township. ``password=None`` makes an account
     that cannot log in with a password (a co-op service account using a key).
     A password must pass AUTH_PASSWORD_VALIDATORS.
     """
@@ -38,6 +40,21 @@ def user_create(
                 {"township": _("%(name)s is not a township.") % {"name": township}}
             )
         county = township.parent
+    elif role in OFFICE_LEVELS:
+        level = OFFICE_LEVELS[role]
+        if township is not None or county is not None:
+            raise ValidationError(
+                {"office": _("An office above the county is bound to its city or province alone.")}
+            )
+        if office is None or office.level != level:
+            raise ValidationError(
+                {
+                    "office": _("A %(role)s account needs a division of the level %(level)s.")
+                    % {"role": role.label, "level": Division.Level(level).label}
+                }
+            )
+    elif office is not None:
+        raise ValidationError({"office": _("Only an office above the county has an office.")})
     elif township is not None:
         raise ValidationError({"township": _("Only a township officer is bound to a township.")})
     elif county is None:
@@ -57,7 +74,7 @@ def user_create(
     user.full_clean(exclude=["password"])
     user.save()
     user.groups.set([Group.objects.get(name=role.value)])
-    Profile.objects.create(user=user, township=township, county=county)
+    Profile.objects.create(user=user, township=township, county=county, office=office)
     return user
 
 

@@ -847,16 +847,21 @@ def _seed_driven_households(plan, actor, divisions, enterprises, result) -> None
 def demo_registry_figures() -> dict[str, int | Decimal]:
     """The programme's headline figures as the database holds them now, for
     ``seed_demo`` to print (categories as stored, i.e. in force on the day
-    of each borrower's last change)."""
-    borrower_households = Household.objects.filter(borrowers__isnull=False).distinct()
+    of each borrower's last change), of Mojiang alone."""
+    mojiang = {"county__code": COUNTY_CODE}
+    borrower_households = Household.objects.filter(borrowers__isnull=False, **mojiang).distinct()
     committee = borrower_households.filter(borrowers__category=COMMITTEE).count()
     cadre = borrower_households.filter(borrowers__category__in=[COMMITTEE, GROUP_CADRE]).count()
     total = borrower_households.count()
     return {
-        "villages": Division.objects.filter(level=Division.Level.VILLAGE).count(),
-        "village groups": Division.objects.filter(level=Division.Level.GROUP).count(),
+        "villages": Division.objects.filter(
+            level=Division.Level.VILLAGE, code__startswith=COUNTY_CODE
+        ).count(),
+        "village groups": Division.objects.filter(
+            level=Division.Level.GROUP, code__startswith=COUNTY_CODE
+        ).count(),
         "borrower households": total,
-        "borrowers": Borrower.objects.count(),
+        "borrowers": Borrower.objects.filter(**mojiang).count(),
         "village committee households": committee,
         "village group cadre households": cadre - committee,
         "other households": total - cadre,
@@ -866,8 +871,11 @@ def demo_registry_figures() -> dict[str, int | Decimal]:
         "planting households": borrower_households.filter(
             borrowers__industry__farming=Industry.Farming.PLANTING
         ).count(),
-        "enterprises": Enterprise.objects.count(),
-        "driven households": DrivenHousehold.objects.values("household").distinct().count(),
+        "enterprises": Enterprise.objects.filter(**mojiang).count(),
+        "driven households": DrivenHousehold.objects.filter(**mojiang)
+        .values("household")
+        .distinct()
+        .count(),
         "maximum quota": QUOTA_BY_CATEGORY[COMMITTEE] * committee
         + DEFAULT_QUOTA * (total - committee),
     }

@@ -23,9 +23,9 @@ PRINCIPAL = Decimal("50000.00")
 RATE = Decimal("0.034500")
 
 
-def _id_number(index: int) -> str:
+def _id_number(index: int, county_code: str = "530822") -> str:
     birth = datetime.date(1950, 1, 1) + datetime.timedelta(days=index // 400)
-    base = "530822%s%03d" % (birth.strftime("%Y%m%d"), index % 400 * 2 + 1)
+    base = "%s%s%03d" % (county_code, birth.strftime("%Y%m%d"), index % 400 * 2 + 1)
     return base + ric.calc_check_digit(base + "0")
 
 
@@ -53,10 +53,11 @@ def loan_book_create(
     group = division_create(actor=actor, parent=village, code=village.code + "001", name="一组")
     industry = Industry.objects.get(name="生猪")
     indexes = range(first_index, first_index + count)
+    county_code = township.code[:6]
     households = Household.objects.bulk_create(
         Household(
             head_name=f"户主{index}",
-            head_id_number=_id_number(index),
+            head_id_number=_id_number(index, county_code),
             village_group=group,
             township=township,
             county_id=township.parent_id,
@@ -69,8 +70,8 @@ def loan_book_create(
     borrowers = Borrower.objects.bulk_create(
         Borrower(
             name=f"户主{index}",
-            id_number=_id_number(index),
-            birth_date=ric.get_birth_date(_id_number(index)),
+            id_number=_id_number(index, county_code),
+            birth_date=ric.get_birth_date(_id_number(index, county_code)),
             gender=Borrower.Gender.MALE,
             phone=f"139{index:08d}",
             household=household,

@@ -20,6 +20,7 @@ from accounts.services import user_create
 from divisions.models import Division
 from divisions.services import divisions_load
 
+from .counties import COUNTY_CODES, small_counties_seed
 from .generator import demo_plan, demo_registry_seed
 from .loans import demo_loans_seed
 from .subsidies import demo_subsidies_seed
@@ -33,7 +34,13 @@ class DemoLogin:
     username: str
     role: Role
     township_code: str | None = None
-    county_code: str = "530822"  # 墨江哈尼族自治县
+    county_code: str = MOJIANG  # 墨江哈尼族自治县
+    office_code: str | None = None  # a city's or a province's, for their offices
+
+    @property
+    def division_code(self) -> str:
+        """The division the login works in, as the seed_demo list shows it."""
+        return self.township_code or self.office_code or self.county_code
 
 
 DEMO_LOGINS = (
@@ -43,6 +50,11 @@ DEMO_LOGINS = (
     DemoLogin("coop", Role.COOP),
     DemoLogin("finance", Role.FINANCE),
     DemoLogin("auditor", Role.AUDITOR),
+    # The smaller counties' offices, and the offices above them.
+    DemoLogin("county2", Role.COUNTY, county_code="530821"),  # 宁洱
+    DemoLogin("county3", Role.COUNTY, county_code="530823"),  # 景东
+    DemoLogin("city", Role.CITY, office_code="5308"),  # 普洱市
+    DemoLogin("province", Role.PROVINCE, office_code="53"),  # 云南省
 )
 
 
@@ -61,22 +73,28 @@ def demo_users_create() -> list[tuple[DemoLogin, bool]]:
             township = (
                 Division.objects.get(code=login.township_code) if login.township_code else None
             )
+            office = Division.objects.get(code=login.office_code) if login.office_code else None
             user_create(
                 username=login.username,
                 password=DEMO_PASSWORD,
                 role=login.role,
                 township=township,
-                county=None if township else Division.objects.get(code=login.county_code),
+                county=(
+                    None if township or office else Division.objects.get(code=login.county_code)
+                ),
+                office=office,
             )
         results.append((login, created))
     return results
 
 
-def demo_seed(*, today: datetime.date | None = None) -> dict:
+def demo_seed(*, today: datetime.date | None = None, others: bool = True) -> dict:
     """Load the whole demo, its loans' story cut off at ``today`` (by default
-    the current date): a later run adds what has fallen due since."""
+    the current date): a later run adds what has fallen due since.
+    ``others=False`` leaves out the smaller counties beside Mojiang (their
+    divisions are loaded all the same), for tests of Mojiang's story alone."""
     today = today or timezone.localdate()
-    divisions = divisions_load(counties=[MOJIANG])
+    divisions = divisions_load(counties=[MOJIANG, *COUNTY_CODES])
     logins = demo_users_create()
     users = {
         user.username: user
@@ -84,7 +102,12 @@ def demo_seed(*, today: datetime.date | None = None) -> dict:
             username__in=[login.username for login in DEMO_LOGINS]
         )
     }
-    by_role = {login.role: users[login.username] for login in DEMO_LOGINS}
+    # Mojiang's logins by role (the other counties' offices are apart).
+    by_role = {
+        login.role: users[login.username]
+        for login in DEMO_LOGINS
+        if login.county_code == MOJIANG and login.office_code is None
+    }
     plan = demo_plan()
     registry = demo_registry_seed(actor=by_role[Role.COUNTY], plan=plan)
     officers = {
@@ -105,8 +128,20 @@ def demo_seed(*, today: datetime.date | None = None) -> dict:
         township_officers=officers,
         today=today,
     )
+    created_others = {}
+    if others:
+        created_others = small_counties_seed(
+            offices={
+                login.county_code: users[login.username]
+                for login in DEMO_LOGINS
+                if login.role == Role.COUNTY and login.county_code != MOJIANG
+            },
+            coop_user=by_role[Role.COOP],
+            today=today,
+        )
     return {
         "divisions": divisions,
+        "others": created_others,
         "logins": logins,
         "registry": registry,
         "loans": loans,

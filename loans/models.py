@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from accounts.roles import counties_of
 from accounts.scoping import ScopedQuerySet
 from beneficiaries.models import Borrower, Enterprise, Household, Industry
 from common.history import traced_history
@@ -63,6 +64,15 @@ def region_codes_above(county_code: str) -> tuple[str, ...]:
     """The region codes of a county's programmes: the county's own, its
     city's (530822 → 530800) and its province's (530000)."""
     return (county_code, county_code[:4] + "00", county_code[:2] + "0000")
+
+
+class ProgrammeQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """The programmes run in any of the user's counties: a county's own,
+        its city's and its province's (``region_codes_above``)."""
+        codes = Division.objects.filter(pk__in=counties_of(user)).values_list("code", flat=True)
+        regions = {region for code in codes for region in region_codes_above(code)}
+        return self.filter(region_code__in=regions)
 
 
 class Programme(models.Model):
@@ -141,6 +151,7 @@ class Programme(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
+    objects = ProgrammeQuerySet.as_manager()
     history = traced_history()
 
     class Meta:

@@ -59,13 +59,14 @@ def is_township_bound(user) -> bool:
 
 
 def dashboard_programmes(*, user) -> list[Programme]:
-    """Every programme, newest year first, each marked ``has_applications``
-    (in the user's scope): the choices of the dashboard's programme select."""
+    """The programmes run in the user's county (or counties), newest year
+    first, each marked ``has_applications`` (in the user's scope): the
+    choices of the dashboard's programme select."""
     applied = Application.objects.for_user(user).filter(programme=OuterRef("pk"))
     return list(
-        Programme.objects.annotate(has_applications=Exists(applied)).order_by(
-            "-year", "name", "region_code"
-        )
+        Programme.objects.for_user(user)
+        .annotate(has_applications=Exists(applied))
+        .order_by("-year", "name", "region_code")
     )
 
 
@@ -144,11 +145,11 @@ def applications_by_state(*, user, programme: Programme) -> list[StateCount]:
     ]
 
 
-def loan_figures(*, user, programme: Programme, today: datetime.date) -> LoanFigures:
-    """Households, loans, principal, balance, interest paid and overdue
-    loans of the programme in the user's scope (one query), with the
-    principal disbursed by month (another)."""
-    loans = Loan.objects.for_user(user).filter(programme=programme, disbursed_on__lte=today)
+def loan_aggregates(today: datetime.date) -> dict:
+    """The sums behind ``LoanFigures``, as aggregates of a queryset of loans
+    disbursed by ``today``: ``aggregate(**...)`` for one scope, or
+    ``values("county").annotate(**...)`` for each county of an office's
+    league table (``reports.league``), the same expressions for both."""
     balance = ExpressionWrapper(
         F("principal") - ledger_total(LedgerEntry.Kind.PRINCIPAL, today), output_field=MONEY
     )
@@ -160,15 +161,23 @@ def loan_figures(*, user, programme: Programme, today: datetime.date) -> LoanFig
     )
     # The aliases are not field names: Django would take "principal" in a
     # later aggregate for this one.
-    totals = loans.aggregate(
-        n_households=Count("application__household", distinct=True),
-        n_loans=Count("pk"),
-        n_principal=Sum("principal"),
-        n_balance=Sum(balance),
-        n_interest_paid=Sum(ledger_total(LedgerEntry.Kind.INTEREST, today)),
-        n_overdue_loans=Count("pk", filter=overdue),
-        n_overdue_balance=Sum(balance, filter=overdue),
-    )
+    return {
+        "n_households": Count("application__household", distinct=True),
+        "n_loans": Count("pk"),
+        "n_principal": Sum("principal"),
+        "n_balance": Sum(balance),
+        "n_interest_paid": Sum(ledger_total(LedgerEntry.Kind.INTEREST, today)),
+        "n_overdue_loans": Count("pk", filter=overdue),
+        "n_overdue_balance": Sum(balance, filter=overdue),
+    }
+
+
+def loan_figures(*, user, programme: Programme, today: datetime.date) -> LoanFigures:
+    """Households, loans, principal, balance, interest paid and overdue
+    loans of the programme in the user's scope (one query), with the
+    principal disbursed by month (another)."""
+    loans = Loan.objects.for_user(user).filter(programme=programme, disbursed_on__lte=today)
+    totals = loans.aggregate(**loan_aggregates(today))
     monthly = (
         loans.order_by()
         .annotate(month=TruncMonth("disbursed_on"))

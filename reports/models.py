@@ -86,7 +86,10 @@ class Report(models.Model):
         verbose_name = _("report")
         verbose_name_plural = _("reports")
         ordering = ["-requested_at"]
-        permissions = [("request_report", _("Can ask for reports"))]
+        permissions = [
+            ("request_report", _("Can ask for reports")),
+            ("view_league", _("Can compare the counties under an office")),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(progress__lte=100), name="report_progress_at_most_100"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import statement_views, views
+from . import league_views, statement_views, views
 
 app_name = "reports"
 
@@ -10,5 +10,7 @@ urlpatterns = [
     path("<int:pk>/", views.report_detail, name="detail"),
     path("<int:pk>/progress/", views.report_progress, name="progress"),
     path("<int:pk>/download/", views.report_download, name="download"),
+    path("counties/", league_views.league_table, name="league"),
+    path("counties/<str:code>/", league_views.county_dashboard, name="county-dashboard"),
     path("borrowers/<int:pk>/statement.pdf", statement_views.borrower_statement, name="statement"),
 ]

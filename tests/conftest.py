@@ -76,8 +76,8 @@ def mojiang(db) -> Division:
 
 def make_cast() -> SimpleNamespace:
     """One account per role, with two township officers of different
-    townships (every password ``PASSWORD``); outside a fixture too, for
-    module-scoped data."""
+    townships and the city and province offices above the county (every
+    password ``PASSWORD``); outside a fixture too, for module-scoped data."""
     county = divisions_load(counties=[MOJIANG]).county
     township_a = Division.objects.get(code="530822101")  # 联珠镇
     township_b = Division.objects.get(code="530822102")  # 通关镇
@@ -101,6 +101,19 @@ def make_cast() -> SimpleNamespace:
         coop=make("coop", Role.COOP),
         finance=make("finance-officer", Role.FINANCE),
         auditor=make("auditor", Role.AUDITOR),
+        # The offices above the county: 普洱市 and 云南省, both over Mojiang.
+        city=user_create(
+            username="city-office",
+            password=PASSWORD,
+            role=Role.CITY,
+            office=county.parent,
+        ),
+        province=user_create(
+            username="province-office",
+            password=PASSWORD,
+            role=Role.PROVINCE,
+            office=county.parent.parent,
+        ),
     )
 
 

@@ -318,6 +318,3 @@ if PRODUCTION:
 
 # Reference data shipped with the project (official division codes).
 DIVISIONS_DATA_DIR = BASE_DIR / "divisions" / "data"
-
-# The county the deployment serves; the demo is Mojiang.
-COUNTY_CODE = env.str("COUNTY_CODE", default="530822")

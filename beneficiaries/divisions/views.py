@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
@@ -6,6 +5,7 @@ from django.db.models import Count, Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.roles import county_of
 from accounts.scoping import divisions_for
 from divisions.models import Division
 
@@ -32,7 +32,7 @@ def division_list(request):
         )
         .order_by("code")
     )
-    county = Division.objects.filter(code=settings.COUNTY_CODE).first()
+    county = county_of(request.user)
     return render(
         request, "beneficiaries/division_list.html", {"townships": townships, "county": county}
     )

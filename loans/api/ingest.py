@@ -40,7 +40,7 @@ from rest_framework import serializers
 from simple_history.utils import bulk_create_with_history
 
 from common.money import ZERO, yuan
-from loans.ledger.services import _record_status, ledger_post_reversal, loan_create
+from loans.ledger.services import ledger_post_reversal, loan_create, loan_status_record
 from loans.models import Application, LedgerEntry, Loan
 
 from .exceptions import ApiError, errors_of_detail
@@ -394,7 +394,7 @@ def _write(*, actor, coop, new_rows, spec: _Spec, ip_address) -> None:
         for row, loan in new_rows:
             last_paid[loan.pk] = max(row["paid_on"], last_paid.get(loan.pk, row["paid_on"]))
         for pk, day in last_paid.items():
-            _record_status(touched[pk], on=day)
+            loan_status_record(touched[pk], on=day)
 
 
 # Interest ----------------------------------------------------------------------

@@ -218,7 +218,7 @@ def ledger_post_repayment(
         posted_by=actor,
     )
     save_traced(entry, actor=actor)
-    _record_status(loan, on=paid_on)
+    loan_status_record(loan, on=paid_on)
     return entry
 
 
@@ -259,12 +259,14 @@ def ledger_post_reversal(
         posted_by=actor,
     )
     save_traced(entry, actor=actor)
-    _record_status(original.loan, on=entry.paid_on)
+    loan_status_record(original.loan, on=entry.paid_on)
     return entry
 
 
-def _record_status(loan: Loan, *, on: datetime.date) -> bool:
-    """Store the loan's status as of ``on`` and record a change; True if changed."""
+def loan_status_record(loan: Loan, *, on: datetime.date) -> bool:
+    """Store the loan's status as of ``on`` and record a change; True if
+    changed. The services call it after each posting; the daily task for
+    every loan."""
     status = loan_position(loan, on=on).status
     if status == loan.status:
         return False
@@ -276,11 +278,15 @@ def _record_status(loan: Loan, *, on: datetime.date) -> bool:
     return True
 
 
-def loan_statuses_record(*, today: datetime.date) -> int:
-    """The daily task: record every loan whose status changed by ``today``
-    (a loan falls overdue the day after maturity with principal left)."""
+def loan_statuses_record(*, today: datetime.date, county=None) -> int:
+    """The daily task: record every loan (of ``county`` alone, if given)
+    whose status changed by ``today`` (a loan falls overdue the day after
+    maturity with principal left)."""
     changed = 0
-    for loan in Loan.objects.exclude(status__in=[Loan.Status.REPAID, Loan.Status.WRITTEN_OFF]):
+    loans = Loan.objects.exclude(status__in=[Loan.Status.REPAID, Loan.Status.WRITTEN_OFF])
+    if county is not None:
+        loans = loans.filter(county=county)
+    for loan in loans:
         with transaction.atomic():
-            changed += _record_status(loan, on=today)
+            changed += loan_status_record(loan, on=today)
     return changed

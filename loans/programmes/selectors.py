@@ -105,17 +105,25 @@ def programme_budget_line(*, programme: Programme) -> BudgetLine:
     )
 
 
-def programme_years() -> list[int]:
-    return sorted(set(Programme.objects.values_list("year", flat=True)), reverse=True)
+def programme_years(*, user) -> list[int]:
+    years = Programme.objects.for_user(user).values_list("year", flat=True)
+    return sorted(set(years), reverse=True)
 
 
-def programme_overview(*, year: int | None = None, active: bool | None = None) -> list[YearGroup]:
-    """Programmes grouped by year (newest first; active ones first within a
-    year), each with its quotas and its budget used (``programme_budget_used``:
-    lent plus approved and not yet lent) and remaining."""
-    programmes = Programme.objects.prefetch_related(
-        Prefetch("quotas", queryset=ProgrammeQuota.objects.order_by("-amount", "category"))
-    ).order_by("-year", "-is_active", "name", "region_code")
+def programme_overview(
+    *, user, year: int | None = None, active: bool | None = None
+) -> list[YearGroup]:
+    """The programmes run in the user's counties grouped by year (newest
+    first; active ones first within a year), each with its quotas and its
+    budget used (``programme_budget_used``: lent plus approved and not yet
+    lent) and remaining."""
+    programmes = (
+        Programme.objects.for_user(user)
+        .prefetch_related(
+            Prefetch("quotas", queryset=ProgrammeQuota.objects.order_by("-amount", "category"))
+        )
+        .order_by("-year", "-is_active", "name", "region_code")
+    )
     if year is not None:
         programmes = programmes.filter(year=year)
     if active is not None:

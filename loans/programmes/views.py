@@ -40,13 +40,15 @@ def _get_programme_for_user(request, pk: int) -> Programme:
 @permission_required("loans.view_programme", raise_exception=True)
 def programme_list(request):
     """Programmes by year with quotas, terms, ceiling and budget used."""
-    filter_form = ProgrammeFilterForm(request.GET or None, years=selectors.programme_years())
+    filter_form = ProgrammeFilterForm(
+        request.GET or None, years=selectors.programme_years(user=request.user)
+    )
     return render(
         request,
         "loans/programmes/list.html",
         {
             "filter_form": filter_form,
-            "groups": selectors.programme_overview(**filter_form.filters()),
+            "groups": selectors.programme_overview(user=request.user, **filter_form.filters()),
             "may_add": request.user.has_perm("loans.add_programme"),
         },
     )

@@ -135,7 +135,7 @@ def overdue_url(programme) -> str:
     return "%s?%s" % (reverse("loans:list"), query)
 
 
-def _programme_context(*, user, request, today: datetime.date, charts: bool) -> dict:
+def programme_context(*, user, request, today: datetime.date, charts: bool) -> dict:
     programmes = selectors.dashboard_programmes(user=user)
     programme = selectors.chosen_programme(programmes, request.GET.get("programme"))
     context = {"programmes": programmes, "programme": programme}
@@ -183,9 +183,10 @@ def dashboard(context):
         "role": role,
         "is_finance": role == Role.FINANCE,
         "scope_township": township_of(user),
+        "links": True,
     }
     result.update(
-        _programme_context(user=user, request=request, today=today, charts=role != Role.FINANCE)
+        programme_context(user=user, request=request, today=today, charts=role != Role.FINANCE)
     )
     if role == Role.FINANCE:
         result["awaiting_approval"] = selectors.runs_awaiting_approval(user)

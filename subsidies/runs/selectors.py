@@ -127,18 +127,18 @@ def run_rows(*, user, programme: Programme | None = None, state: str | None = No
     ]
 
 
-def filter_programmes() -> QuerySet:
-    return Programme.objects.order_by("-year", "name", "region_code")
+def filter_programmes(user) -> QuerySet:
+    return Programme.objects.for_user(user).order_by("-year", "name", "region_code")
 
 
-def startable_programmes() -> QuerySet:
-    return Programme.objects.filter(is_active=True).order_by("-year", "name", "region_code")
+def startable_programmes(user) -> QuerySet:
+    return filter_programmes(user).filter(is_active=True)
 
 
-def start_defaults(*, today: datetime.date) -> dict:
+def start_defaults(*, user, today: datetime.date) -> dict:
     """What the start form offers: the last subsidy year that is over, for
     the latest active programme that had begun by then."""
-    programmes = list(startable_programmes())
+    programmes = list(startable_programmes(user))
     year = last_finished_year(programmes[0] if programmes else None, today)
     begun = [programme for programme in programmes if programme.year <= year]
     chosen = begun[0] if begun else (programmes[0] if programmes else None)

@@ -66,20 +66,22 @@ def _get_line_for_user(request, pk: int) -> SubsidyLine:
 # --- The list -----------------------------------------------------------------
 
 
-def _start_form(data=None) -> RunStartForm:
+def _start_form(user, data=None) -> RunStartForm:
     return RunStartForm(
         data,
-        programmes=selectors.startable_programmes(),
-        initial=selectors.start_defaults(today=_today()),
+        programmes=selectors.startable_programmes(user),
+        initial=selectors.start_defaults(user=user, today=_today()),
     )
 
 
 def _render_list(request, start_form=None, status=200):
     user = request.user
-    filter_form = RunFilterForm(request.GET or None, programmes=selectors.filter_programmes())
+    filter_form = RunFilterForm(
+        request.GET or None, programmes=selectors.filter_programmes(request.user)
+    )
     may_start = user.has_perm("subsidies.compute_subsidyrun")
     if may_start and start_form is None:
-        start_form = _start_form()
+        start_form = _start_form(user)
     rows = selectors.run_rows(user=user, **filter_form.filters())
     return render(
         request,
@@ -106,7 +108,7 @@ def run_list(request):
 def run_start(request):
     """Start (or recompute the draft of) a programme's run for a finished
     subsidy year; errors go back to the list's form, nothing changed."""
-    form = _start_form(request.POST)
+    form = _start_form(request.user, request.POST)
     if form.is_valid():
         try:
             run = subsidy_run_start(

@@ -13,6 +13,8 @@ ROLE_USERS = {
     Role.COOP: "coop",
     Role.FINANCE: "finance",
     Role.AUDITOR: "auditor",
+    Role.CITY: "city",
+    Role.PROVINCE: "province",
 }
 
 

@@ -37,7 +37,7 @@ def fixed_today(monkeypatch):
 
 @pytest.fixture
 def demo(db):
-    demo_seed(today=TODAY)
+    demo_seed(today=TODAY, others=False)
     run = SubsidyRun.objects.get(programme__name="振兴贷", programme__year=2025, year=2025)
     assert run.state == SubsidyRun.State.APPROVED
     return run

@@ -13,6 +13,8 @@ ROLE_USERS = {
     Role.COOP: "coop",
     Role.FINANCE: "finance",
     Role.AUDITOR: "auditor",
+    Role.CITY: "city",
+    Role.PROVINCE: "province",
 }
 
 
@@ -34,6 +36,8 @@ ROLE_TITLES = {
     Role.COOP: "农村信用社",
     Role.FINANCE: "县财政局",
     Role.AUDITOR: "审计",
+    Role.CITY: "市级主管部门",
+    Role.PROVINCE: "省级主管部门",
 }
 
 

@@ -141,9 +141,10 @@ def test_the_command_loads_counties_cities_and_provinces(capsys):
 
 
 @pytest.mark.django_db
-def test_the_command_loads_the_configured_county_by_default(capsys):
-    call_command("load_divisions")
-    assert "墨江哈尼族自治县 (530822): 15 townships" in capsys.readouterr().out
+def test_the_command_asks_what_to_load_and_loads_nothing_without_it():
+    with pytest.raises(CommandError, match="--county 530822"):
+        call_command("load_divisions")
+    assert not Division.objects.exists()
 
 
 @pytest.mark.django_db

@@ -384,6 +384,8 @@ ROLES = (
     "coop",
     "finance",
     "auditor",
+    "city",
+    "province",
     "anonymous",
 )
 
@@ -405,24 +407,24 @@ EXCLUDED = {
 # to the site, which the API does not take, so 401). 405 is a POST-only view
 # whose decorators the role passes.
 #
-#   county  twp_a  twp_b  coop  finance  auditor  anonymous
+#   county  twp_a  twp_b  coop  finance  auditor  city  province  anonymous
 EXPECTED: dict[str, tuple] = {
-    "home": (200, 200, 200, 200, 200, 200, LOGIN),
+    "home": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     # Divisions: every role reads them; the county office adds and renames.
-    "divisions:list": (200, 200, 200, 200, 200, 200, LOGIN),
-    "divisions:township": (200, 200, 404, 200, 200, 200, LOGIN),
-    "divisions:add": (200, 403, 403, 403, 403, 403, LOGIN),
-    "divisions:edit": (200, 403, 403, 403, 403, 403, LOGIN),
+    "divisions:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
+    "divisions:township": (200, 200, 404, 200, 200, 200, 200, 200, LOGIN),
+    "divisions:add": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "divisions:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     # The borrower registry: not the co-op; the finance bureau reads.
-    "borrowers:list": (200, 200, 200, 403, 200, 200, LOGIN),
-    "borrowers:create": (200, 200, 200, 403, 403, 403, LOGIN),
-    "borrowers:detail": (200, 200, 404, 403, 200, 200, LOGIN),
-    "borrowers:edit": (200, 200, 404, 403, 403, 403, LOGIN),
-    "borrowers:driven_household_add": (405, 405, 405, 403, 403, 403, LOGIN),
+    "borrowers:list": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
+    "borrowers:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
+    "borrowers:detail": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "borrowers:edit": (200, 200, 404, 403, 403, 403, 403, 403, LOGIN),
+    "borrowers:driven_household_add": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN),
     # Import (county and townships) and export (also the auditor).
-    "transfer:import": (200, 200, 200, 403, 403, 403, LOGIN),
-    "transfer:confirm": (405, 405, 405, 403, 403, 403, LOGIN),
-    "transfer:cancel": (405, 405, 405, 403, 403, 403, LOGIN),
+    "transfer:import": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
+    "transfer:confirm": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN),
+    "transfer:cancel": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN),
     # Nothing uploaded in this session: back to the upload page.
     "transfer:annotated": (
         Redirect("transfer:import"),
@@ -431,89 +433,95 @@ EXPECTED: dict[str, tuple] = {
         403,
         403,
         403,
+        403,
+        403,
         LOGIN,
     ),
-    "transfer:template": (200, 200, 200, 403, 403, 403, LOGIN),
-    "transfer:export": (200, 200, 200, 403, 403, 200, LOGIN),
+    "transfer:template": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
+    "transfer:export": (200, 200, 200, 403, 403, 200, 403, 403, LOGIN),
     # Enterprises: the registry roles; not the co-op nor the finance bureau.
-    "enterprises:list": (200, 200, 200, 403, 403, 200, LOGIN),
-    "enterprises:create": (200, 200, 200, 403, 403, 403, LOGIN),
-    "enterprises:detail": (200, 200, 404, 403, 403, 200, LOGIN),
-    "enterprises:edit": (200, 200, 404, 403, 403, 403, LOGIN),
+    "enterprises:list": (200, 200, 200, 403, 403, 200, 403, 403, LOGIN),
+    "enterprises:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
+    "enterprises:detail": (200, 200, 404, 403, 403, 200, 403, 403, LOGIN),
+    "enterprises:edit": (200, 200, 404, 403, 403, 403, 403, 403, LOGIN),
     # Industries: county-wide reference data.
-    "industries:list": (200, 200, 200, 200, 200, 200, LOGIN),
-    "industries:add_sector": (200, 403, 403, 403, 403, 403, LOGIN),
-    "industries:add_kind": (200, 403, 403, 403, 403, 403, LOGIN),
-    "industries:edit": (200, 403, 403, 403, 403, 403, LOGIN),
+    "industries:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
+    "industries:add_sector": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "industries:add_kind": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "industries:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     # Programmes and the LPR table: every role reads, the county changes.
-    "programmes:list": (200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:create": (200, 403, 403, 403, 403, 403, LOGIN),
-    "programmes:lpr": (200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:lpr_edit": (200, 403, 403, 403, 403, 403, LOGIN),
-    "programmes:detail": (200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:edit": (200, 403, 403, 403, 403, 403, LOGIN),
-    "programmes:copy": (405, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
+    "programmes:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:lpr": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
+    "programmes:lpr_edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:detail": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
+    "programmes:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:copy": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     # Applications: every role reads (in its scope); county and townships act.
-    "applications:list": (200, 200, 200, 200, 200, 200, LOGIN),
-    "applications:create": (200, 200, 200, 403, 403, 403, LOGIN),
-    "applications:detail": (200, 200, 404, 200, 200, 200, LOGIN),
-    "applications:transition": (405, 405, 405, 405, 405, 405, LOGIN),
+    "applications:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
+    "applications:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
+    "applications:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
+    "applications:transition": (405, 405, 405, 405, 405, 405, 403, 403, LOGIN),
     # Public notices.
-    "notices:list": (200, 200, 200, 200, 200, 200, LOGIN),
-    "notices:create": (200, 403, 403, 403, 403, 403, LOGIN),
-    "notices:release": (405, 403, 403, 403, 403, 403, LOGIN),
-    "notices:detail": (200, 200, 404, 200, 200, 200, LOGIN),
-    "notices:pdf": (200, 200, 404, 200, 200, 200, LOGIN),
-    "notices:objection_add": (405, 405, 405, 405, 405, 405, LOGIN),
-    "notices:objection_resolve": (405, 403, 403, 403, 403, 403, LOGIN),
+    "notices:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
+    "notices:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "notices:release": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "notices:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
+    "notices:pdf": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
+    "notices:objection_add": (405, 405, 405, 405, 405, 405, 403, 403, LOGIN),
+    "notices:objection_resolve": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     # Loans: every role reads; the contract form is the county's (the co-op
     # posts contracts through the API).
-    "loans:list": (200, 200, 200, 200, 200, 200, LOGIN),
-    "loans:create": (200, 403, 403, 403, 403, 403, LOGIN),
-    "loans:detail": (200, 200, 404, 200, 200, 200, LOGIN),
+    "loans:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
+    "loans:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "loans:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
     # Subsidy runs: county, townships (their lines), finance, auditor; the
     # co-op reads its lines through the API only.
-    "subsidies:runs": (200, 200, 200, 403, 200, 200, LOGIN),
-    "subsidies:start": (405, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:run": (200, 200, 200, 403, 200, 200, LOGIN),
-    "subsidies:progress": (200, 200, 200, 403, 200, 200, LOGIN),
-    "subsidies:compute": (405, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:submit": (405, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:approve": (403, 403, 403, 403, 405, 403, LOGIN),
-    "subsidies:send_back": (403, 403, 403, 403, 405, 403, LOGIN),
-    "subsidies:cancel": (405, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:line": (200, 200, 404, 403, 200, 200, LOGIN),
-    "subsidies:payout": (200, 200, 200, 403, 200, 200, LOGIN),
-    "subsidies:issue_batch": (403, 403, 403, 403, 405, 403, LOGIN),
-    "subsidies:batch_file": (200, 200, 404, 403, 200, 200, LOGIN),
-    "subsidies:record_batch": (403, 403, 403, 403, 405, 403, LOGIN),
-    "subsidies:record_line": (403, 403, 403, 403, 405, 403, LOGIN),
+    "subsidies:runs": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
+    "subsidies:start": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "subsidies:run": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
+    "subsidies:progress": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
+    "subsidies:compute": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "subsidies:submit": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "subsidies:approve": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
+    "subsidies:send_back": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
+    "subsidies:cancel": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "subsidies:line": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "subsidies:payout": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
+    "subsidies:issue_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
+    "subsidies:batch_file": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "subsidies:record_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
+    "subsidies:record_line": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
     # Stored reports: not the co-op; a township officer their own township's.
-    "reports:list": (200, 200, 200, 403, 200, 200, LOGIN),
-    "reports:request": (405, 405, 405, 403, 405, 405, LOGIN),
-    "reports:detail": (200, 200, 404, 403, 200, 200, LOGIN),
-    "reports:progress": (200, 200, 404, 403, 200, 200, LOGIN),
-    "reports:download": (200, 200, 404, 403, 200, 200, LOGIN),
-    "reports:statement": (200, 200, 404, 403, 200, 200, LOGIN),
+    "reports:list": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
+    "reports:request": (405, 405, 405, 403, 405, 405, 403, 403, LOGIN),
+    "reports:detail": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "reports:progress": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "reports:download": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "reports:statement": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
     # The co-op API: its key only; the site's login opens nothing there.
-    "api-subsidy-lines": (401, 401, 401, 200, 401, 401, 401),
-    "api:applications": (401, 401, 401, 200, 401, 401, 401),
-    "api:loans": (401, 401, 401, 200, 401, 401, 401),
-    "api:loan": (401, 401, 401, 200, 401, 401, 401),
-    "api:interest-payments": (401, 401, 401, 405, 401, 401, 401),
-    "api:repayments": (401, 401, 401, 405, 401, 401, 401),
-    "api:reversals": (401, 401, 401, 405, 401, 401, 401),
+    "api-subsidy-lines": (401, 401, 401, 200, 401, 401, 401, 401, 401),
+    "api:applications": (401, 401, 401, 200, 401, 401, 401, 401, 401),
+    "api:loans": (401, 401, 401, 200, 401, 401, 401, 401, 401),
+    "api:loan": (401, 401, 401, 200, 401, 401, 401, 401, 401),
+    "api:interest-payments": (401, 401, 401, 405, 401, 401, 401, 401, 401),
+    "api:repayments": (401, 401, 401, 405, 401, 401, 401, 401, 401),
+    "api:reversals": (401, 401, 401, 405, 401, 401, 401, 401, 401),
     # The schema and its reference page are public (README: no key needed).
-    "api:schema": (200, 200, 200, 200, 200, 200, 200),
-    "api:docs": (200, 200, 200, 200, 200, 200, 200),
-    "api:not-found": (404, 404, 404, 404, 404, 404, 404),
+    "api:schema": (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api:docs": (200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api:not-found": (404, 404, 404, 404, 404, 404, 404, 404, 404),
     # The change history: the auditor and the county office.
-    "history:list": (200, 403, 403, 403, 403, 200, LOGIN),
-    "history:export": (200, 403, 403, 403, 403, 200, LOGIN),
+    "history:list": (200, 403, 403, 403, 403, 200, 403, 403, LOGIN),
+    "history:export": (200, 403, 403, 403, 403, 200, 403, 403, LOGIN),
     # The co-op's API keys: the county office alone.
-    "coop_keys:list": (200, 403, 403, 403, 403, 403, LOGIN),
-    "coop_keys:issue": (405, 403, 403, 403, 403, 403, LOGIN),
-    "coop_keys:revoke": (200, 403, 403, 403, 403, 403, LOGIN),
+    "coop_keys:list": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "coop_keys:issue": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "coop_keys:revoke": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    # The offices above the county: their counties side by side, and one
+    # county's dashboard (of a county under them: Mojiang, under both).
+    "reports:league": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN),
+    "reports:county-dashboard": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN),
 }
 
 # The arguments of each URL that takes some, from one township's half of
@@ -559,6 +567,7 @@ ARGS = {
     "api:loan": lambda w, s: [s.loan.contract_no],
     "coop_keys:revoke": lambda w, s: [w.api_key.pk],
     "history:export": lambda w, s: ["csv"],
+    "reports:county-dashboard": lambda w, s: [w.cast.county_division.code],
 }
 
 # What a role that may not act POSTs: what a role that may would send, so
@@ -632,14 +641,14 @@ BODIES = {
 # Roles that pass a view's decorators (GET answers 200 or 405) but may not
 # act, and what their POST gets from the view or its service.
 #
-#   county  twp_a  twp_b  coop  finance  auditor  anonymous   (None: may act)
+#   county  twp_a  twp_b  coop  finance  auditor  city  province  anonymous   (None: may act)
 REFUSED_POSTS: dict[str, tuple] = {
-    "programmes:lpr": (None, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:lpr": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     # Recommending is the township's step: the co-op, the finance bureau
     # and the auditor are refused by the service; township b never sees it.
-    "applications:transition": (None, None, 404, 403, 403, 403, LOGIN),
-    "notices:objection_add": (None, None, 404, 403, 403, 403, LOGIN),
-    "borrowers:driven_household_add": (None, None, 404, 403, 403, 403, LOGIN),
+    "applications:transition": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),
+    "notices:objection_add": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),
+    "borrowers:driven_household_add": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),
 }
 
 DENIED = (401, 403, 404, LOGIN)

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Count
 from django.utils import timezone
 
+from demo.counties import SMALL_COUNTIES
 from demo.data import REFERENCE_DATE
 from demo.generator import demo_registry_figures
 from demo.loans import PROGRAMME_NAME, REGION_CODE, demo_loans_figures
@@ -33,22 +34,43 @@ class Command(BaseCommand):
             )
         result = demo_seed(today=timezone.localdate())
         divisions = result["divisions"]
+        counties = ", ".join(
+            f"{county.name} ({Division.objects.townships().filter(parent=county).count()} "
+            "townships)"
+            for county in divisions.counties
+        )
         self.stdout.write(
-            f"Divisions: {divisions.county.name} with "
-            f"{Division.objects.townships().filter(parent=divisions.county).count()} townships "
+            f"Divisions: {counties}, with 普洱市 and 云南省 above them "
             f"({divisions.created} created, {divisions.updated} updated)."
         )
         self._write_registry(result["registry"])
         self._write_loans(result["loans"], result["today"])
         self._write_subsidies(result["subsidies"])
+        self._write_others(result["others"])
         self.stdout.write("")
         self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
         for login, created in result["logins"]:
-            township = (
-                Division.objects.get(code=login.township_code).name if login.township_code else ""
-            )
+            where = Division.objects.get(code=login.division_code).name
             note = "" if created else " (already there)"
-            self.stdout.write(f"  {login.username:<10} {login.role.label} {township}{note}")
+            self.stdout.write(f"  {login.username:<10} {login.role.label} {where}{note}")
+
+    def _write_others(self, created) -> None:
+        lines = ["", "The other counties of 普洱市 (for the city and province offices):"]
+        for spec in SMALL_COUNTIES:
+            county = Division.objects.get(code=spec.code)
+            loans = Loan.objects.filter(county=county)
+            programme = loans.values_list("programme__name", flat=True).first() or "—"
+            lines.append(
+                f"  {county.name}: {loans.count()} loans under {programme}, "
+                f"{SubsidyRun.objects.filter(county=county).count()} subsidy run(s)"
+            )
+        if any(created.values()):
+            made = ", ".join(f"{count:,} {kind}" for kind, count in created.items() if count)
+            lines.append(f"  created this run: {made}")
+        else:
+            lines.append("  (already there: nothing created)")
+        for line in lines:
+            self.stdout.write(line)
 
     def _write_registry(self, registry) -> None:
         figures = demo_registry_figures()

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from divisions.services import UnknownDivisionError, divisions_load
@@ -36,7 +35,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, county: list, city: list, province: list, **options):
         if not (county or city or province):
-            county = [settings.COUNTY_CODE]
+            raise CommandError(
+                "Name what to load: --county 530822, --city 5308 or --province 53 "
+                "(each may be given more than once)."
+            )
         try:
             result = divisions_load(counties=county, cities=city, provinces=province)
         except UnknownDivisionError as error:

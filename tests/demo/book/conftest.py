@@ -16,6 +16,6 @@ TODAY = datetime.date(2026, 11, 23)
 @pytest.fixture(scope="package")
 def seeded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
-        result = demo_seed(today=TODAY)
+        result = demo_seed(today=TODAY, others=False)
         yield result
         transaction.set_rollback(True)
