@@ -206,8 +206,17 @@ def within_county(user, county_id: int):
     user's scope."""
     if county_id not in counties_of(user):
         raise PermissionDenied
+    return narrowed_to(user, (county_id,))
+
+
+def narrowed_to(user, county_ids):
+    """``user`` seen through a narrower door: the same account, whose scope
+    (``counties_of``) is ``county_ids``. The caller vouches for the counties:
+    ``within_county`` for an office's drill-down, the API key's own counties
+    for a co-op's service account (a key reaches what it was issued for,
+    whatever else the account may see in the browser)."""
     narrowed = copy.copy(user)
-    narrowed._counties_cache = (county_id,)
+    narrowed._counties_cache = tuple(sorted(county_ids))
     narrowed._townships_cache = None
     narrowed._county_cache = None
     return narrowed

@@ -43,8 +43,8 @@ from bench.harness import Figure
 from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Household, Industry
 from divisions.services import divisions_load
-from loans.keys.services import api_key_issue
-from loans.models import Application, CreditCoop, LedgerEntry, Loan, Programme
+from loans.keys.services import api_key_issue, credit_coop_save
+from loans.models import Application, LedgerEntry, Loan, Programme
 
 LOANS = int(os.environ.get("BENCH_API_LOANS", "1000"))
 QUARTERS = 10
@@ -113,7 +113,7 @@ def _loans(actor, county) -> list[Loan]:
         )
         for borrower in borrowers
     )
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = credit_coop_save(code="mojiang-rcc", name="墨江联社", counties=[county])
     return Loan.objects.bulk_create(
         Loan(
             application=application,
@@ -281,7 +281,7 @@ def run() -> list[Figure]:
     start = time.perf_counter()
     loans = _loans(actor, county)
     print("setup: %d loans in %.1f s" % (len(loans), time.perf_counter() - start), flush=True)
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = credit_coop_save(code="mojiang-rcc", name="墨江联社", counties=[county])
     _, key = api_key_issue(actor=None, user=coop_account, coop=coop)
     batches = _batches(loans)
     total = sum(len(batch) for batch in batches)

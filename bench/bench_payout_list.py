@@ -30,7 +30,8 @@ from common.pdf import cyclic_gc_paused, lean_html_class
 from demo.loan_book import loan_book_create
 from divisions.models import Division
 from divisions.services import divisions_load
-from loans.models import CreditCoop, Programme
+from loans.keys.services import credit_coop_save
+from loans.models import Programme
 from reports.builders import no_progress
 from reports.models import Report
 from reports.payout_list import (
@@ -56,7 +57,7 @@ def _setup() -> Report:
         username="bench-finance", password="bench-password-123", role=Role.FINANCE, county=county
     )
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = credit_coop_save(code="mojiang-rcc", name="墨江联社", counties=[county])
     townships = list(Division.objects.filter(parent=county).order_by("code")[:TOWNSHIPS])
     per_township = LINES // len(townships)
     started = time.perf_counter()

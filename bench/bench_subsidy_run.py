@@ -31,7 +31,8 @@ from bench.harness import Figure, timed
 from demo.loan_book import loan_book_create
 from divisions.models import Division
 from divisions.services import divisions_load
-from loans.models import CreditCoop, Programme
+from loans.keys.services import credit_coop_save
+from loans.models import Programme
 from subsidies.models import SubsidyRun
 from subsidies.runs.services import subsidy_run_compute, subsidy_run_start
 from zhenxingdai.celery import app as celery_app
@@ -62,7 +63,7 @@ def _setup():
         county=county,
     )
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = credit_coop_save(code="mojiang-rcc", name="墨江联社", counties=[county])
     townships = list(Division.objects.filter(parent=county).order_by("code")[:TOWNSHIPS])
     per_township = LOANS // len(townships)
     started = time.perf_counter()

@@ -27,9 +27,10 @@ from stdnum.cn import ric
 from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, DrivenHousehold, Household, Industry, Position
 from divisions.models import Division
+from loans.keys.services import credit_coop_save
 from loans.ledger.interest import expected_schedule
 from loans.ledger.services import loan_status_record
-from loans.models import Application, CreditCoop, LedgerEntry, Loan, Programme, ProgrammeQuota
+from loans.models import Application, LedgerEntry, Loan, Programme, ProgrammeQuota
 from subsidies.models import SubsidyRun
 from subsidies.runs.services import subsidy_run_start
 
@@ -161,9 +162,7 @@ def _villages(actor, county: Division) -> list[tuple[Division, Division]]:
 
 def _book(*, actor, coop_user, county: Division, spec: SmallCounty, programme, today) -> int:
     rng = random.Random(int(spec.code))
-    coop, _created = CreditCoop.objects.get_or_create(
-        code=f"rcc-{spec.code}", defaults={"name": spec.coop, "county_code": spec.code}
-    )
+    coop = credit_coop_save(code=f"rcc-{spec.code}", name=spec.coop, counties=[county])
     places = _villages(actor, county)
     industries = {
         industry.name: industry for industry in Industry.objects.filter(name__in=INDUSTRIES)

@@ -19,10 +19,11 @@ from accounts.roles import Role, township_of
 from accounts.services import user_create
 from divisions.models import Division
 from divisions.services import divisions_load
+from loans.keys.services import credit_coop_save
 
 from .counties import COUNTY_CODES, small_counties_seed
 from .generator import demo_plan, demo_registry_seed
-from .loans import demo_loans_seed
+from .loans import COOP_CODE, demo_loans_seed
 from .subsidies import demo_subsidies_seed
 
 MOJIANG = "530822"
@@ -95,6 +96,11 @@ def demo_seed(*, today: datetime.date | None = None, others: bool = True) -> dic
     divisions are loaded all the same), for tests of Mojiang's story alone."""
     today = today or timezone.localdate()
     divisions = divisions_load(counties=[MOJIANG, *COUNTY_CODES])
+    credit_coop_save(
+        code=COOP_CODE,
+        name="墨江哈尼族自治县农村信用合作联社",
+        counties=[division for division in divisions.counties if division.code == MOJIANG],
+    )
     logins = demo_users_create()
     users = {
         user.username: user

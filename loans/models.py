@@ -18,11 +18,19 @@ from divisions.models import Division, county_field
 
 
 class CreditCoop(models.Model):
-    """A rural credit co-op that lends under the programme and posts through the API."""
+    """A rural credit co-op (农信社, 联社) that lends under the programme and
+    posts through the API. It serves one or more counties (DOMAIN.md
+    section 7); each of its keys reaches some of them, never another."""
 
     name = models.CharField(_("name"), max_length=100)
     code = models.SlugField(_("code"), max_length=30, unique=True)
-    county_code = models.CharField(_("county code"), max_length=6)
+    counties = models.ManyToManyField(
+        Division,
+        verbose_name=_("counties served"),
+        limit_choices_to={"level": Division.Level.COUNTY},
+        related_name="+",
+        blank=True,
+    )
 
     class Meta:
         verbose_name = _("credit co-op")
@@ -698,6 +706,13 @@ class ApiKey(models.Model):
     )
     coop = models.ForeignKey(
         CreditCoop, verbose_name=_("credit co-op"), on_delete=models.PROTECT, related_name="+"
+    )
+    # The counties whose records the key reaches: some or all of the co-op's.
+    counties = models.ManyToManyField(
+        Division,
+        verbose_name=_("counties reached"),
+        limit_choices_to={"level": Division.Level.COUNTY},
+        related_name="+",
     )
     prefix = models.CharField(_("key prefix"), max_length=12, unique=True)
     key_hash = models.CharField(_("key hash"), max_length=64, unique=True)

@@ -3,14 +3,17 @@
 A request without the header is anonymous (the permission then answers 401);
 a request with a key that is unknown, revoked or belongs to a deactivated
 account is refused outright with 401. On success ``request.user`` is the
-service account and ``request.auth`` the ``ApiKey`` row, which tells the
-views which co-op is calling.
+service account narrowed to the counties the key reaches (a co-op's key
+never reaches another county's records, whatever the account may see in
+the browser) and ``request.auth`` the ``ApiKey`` row, which tells the views
+which co-op is calling.
 """
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from accounts.roles import narrowed_to
 from loans.keys.services import api_key_check
 
 KEYWORD = "Token"
@@ -30,7 +33,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 _("The API key is unknown or revoked."), code="invalid_token"
             )
-        return api_key.user, api_key
+        # The key reaches its own counties, whatever else the account sees.
+        counties = [county.pk for county in api_key.counties.all()]
+        return narrowed_to(api_key.user, counties), api_key
 
     def authenticate_header(self, request) -> str:
         # Makes DRF answer 401 (not 403) to a request that sent no key.

@@ -102,8 +102,9 @@ class BatchResult:
 
 
 def coop_applications(*, actor, coop):
-    """Applications of the co-op's county that the account may see."""
-    return Application.objects.for_user(actor).filter(township__code__startswith=coop.county_code)
+    """Applications of the counties the co-op's key reaches (the actor is
+    narrowed to them when the key is checked)."""
+    return Application.objects.for_user(actor).filter(county__in=coop.counties.all())
 
 
 def coop_loans(*, actor, coop):

@@ -1,32 +1,50 @@
 """The county programme office's page for the co-op's API keys: which
-service accounts exist, their keys (prefix, issued, last used, revoked),
-issuing a key (shown once) and revoking one."""
+service accounts exist, their keys (prefix, counties reached, issued, last
+used, revoked), issuing a key (shown once) and revoking one. A county sees
+and revokes the keys that reach it, and issues keys for itself alone."""
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from accounts.roles import Role
+from accounts.roles import Role, counties_of
+from divisions.models import Division
 from loans.models import ApiKey, CreditCoop
 
 from .services import api_key_issue, api_key_revoke
 
 
-def _coop_accounts():
-    """Service accounts of the co-op role, each with its keys, newest first."""
-    keys = ApiKey.objects.select_related("coop", "created_by").order_by("-created_at")
+def _keys_for(user):
+    """The keys that reach one of ``user``'s counties, newest first."""
+    return (
+        ApiKey.objects.filter(counties__in=counties_of(user))
+        .distinct()
+        .select_related("coop", "created_by")
+        .prefetch_related(Prefetch("counties", queryset=Division.objects.order_by("code")))
+        .order_by("-created_at")
+    )
+
+
+def _coop_accounts(user):
+    """The co-op service accounts of ``user``'s counties, and any other
+    account holding a key into them (one issued on the server for a co-op
+    of several counties), each with the keys that reach those counties."""
     return (
         get_user_model()
         .objects.filter(groups__name=Role.COOP.value)
-        .prefetch_related(Prefetch("api_keys", queryset=keys, to_attr="keys"))
+        .filter(
+            Q(profile__county__in=counties_of(user)) | Q(api_keys__in=_keys_for(user).values("pk"))
+        )
+        .distinct()
+        .prefetch_related(Prefetch("api_keys", queryset=_keys_for(user), to_attr="keys"))
         .order_by("username")
     )
 
@@ -36,31 +54,43 @@ class KeyIssueForm(forms.Form):
         label=gettext_lazy("Service account"), queryset=get_user_model().objects.none()
     )
     coop = forms.ModelChoiceField(
-        label=gettext_lazy("Credit co-op"), queryset=CreditCoop.objects.all()
+        label=gettext_lazy("Credit co-op"), queryset=CreditCoop.objects.none()
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        accounts = _coop_accounts().filter(is_active=True)
+        accounts = (
+            get_user_model()
+            .objects.filter(
+                groups__name=Role.COOP.value,
+                is_active=True,
+                profile__county__in=counties_of(user),
+            )
+            .order_by("username")
+        )
         self.fields["user"].queryset = accounts
         self.fields["user"].label_from_instance = lambda user: user.get_full_name() or user.username
+        # The co-ops lending in the issuer's county; the key reaches that
+        # county alone.
+        coops = CreditCoop.objects.filter(counties__in=counties_of(user)).distinct()
+        self.fields["coop"].queryset = coops
         # The usual case is one account of one co-op: choose them already.
         if len(accounts) == 1:
             self.fields["user"].initial = accounts[0]
-        if CreditCoop.objects.count() == 1:
-            self.fields["coop"].initial = CreditCoop.objects.get()
+        if len(coops) == 1:
+            self.fields["coop"].initial = coops[0]
 
 
 def _get_key_for_user(request, pk: int) -> ApiKey:
-    # Keys are county-wide: whoever may manage them sees all of them.
-    return get_object_or_404(ApiKey.objects.select_related("user", "coop"), pk=pk)
+    # A key that reaches none of the user's counties is not theirs to see.
+    return get_object_or_404(_keys_for(request.user).select_related("user"), pk=pk)
 
 
 @login_required
 @permission_required("loans.view_apikey", raise_exception=True)
 def key_list(request):
     """Every co-op service account with its keys, and the form to issue one."""
-    return _render_list(request, KeyIssueForm())
+    return _render_list(request, KeyIssueForm(user=request.user))
 
 
 def _render_list(request, form, *, status=200):
@@ -69,7 +99,7 @@ def _render_list(request, form, *, status=200):
         request,
         "loans/keys/list.html",
         {
-            "accounts": _coop_accounts(),
+            "accounts": _coop_accounts(request.user),
             "form": form if may_issue else None,
             "may_revoke": request.user.has_perm("loans.change_apikey"),
         },
@@ -84,7 +114,7 @@ def _render_list(request, form, *, status=200):
 def key_issue(request):
     """Issue a key and show it this once: it is not stored and the page is
     not cached, so reloading or going back does not show it again."""
-    form = KeyIssueForm(request.POST)
+    form = KeyIssueForm(request.POST, user=request.user)
     if not form.is_valid():
         return _render_list(request, form, status=400)
     try:

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from accounts.roles import counties_of
 from common.money import yuan
 from loans.models import Application, CreditCoop
 
@@ -74,6 +75,11 @@ class LoanContractForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = released_without_loan(user=user)
+        # The co-ops that lend in the user's counties; another county's co-op
+        # is an invalid choice.
+        self.fields["coop"].queryset = CreditCoop.objects.filter(
+            counties__in=counties_of(user)
+        ).distinct()
         coops = list(self.fields["coop"].queryset)
         if len(coops) == 1:
             self.fields["coop"].initial = coops[0].pk

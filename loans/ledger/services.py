@@ -63,6 +63,11 @@ def loan_create(
         errors["application"] = [_("Only an application released to the co-op can be lent.")]
     elif Loan.objects.filter(application=application).exists():
         errors["application"] = [_("This application already has a loan.")]
+    if not coop.counties.filter(pk=application.county_id).exists():
+        errors["coop"] = [
+            _("%(coop)s does not lend in %(county)s.")
+            % {"coop": coop.name, "county": application.county.name}
+        ]
     if Loan.objects.filter(coop=coop, contract_no=contract_no).exists():
         errors["contract_no"] = [
             _("Contract number %(number)s is already used.") % {"number": contract_no}

@@ -8,7 +8,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from loans.keys.services import api_key_issue
+from divisions.services import divisions_load
+from loans.keys.services import api_key_issue, credit_coop_save
 from tests.loans.applications.test_flow import contract, released
 from tests.loans.conftest import coop, groups, people, programme  # noqa: F401 (fixtures)
 
@@ -27,6 +28,14 @@ def fresh_throttle():
 @pytest.fixture
 def key(cast, coop) -> str:  # noqa: F811
     return api_key_issue(actor=cast.county, user=cast.coop, coop=coop)[1]
+
+
+def other_county_key(cast) -> str:
+    """A key of 铜仁's co-op, serving 碧江区 (520602) alone, for the cast's
+    co-op account: issued on the server, as a county office could not."""
+    tongren = divisions_load(counties=["520602"]).county
+    other = credit_coop_save(code="tongren", name="铜仁农商行", counties=[tongren])
+    return api_key_issue(actor=None, user=cast.coop, coop=other)[1]
 
 
 def client_with(key: str | None = None) -> APIClient:

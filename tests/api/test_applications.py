@@ -6,9 +6,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import PersonalDataExport
-from loans.keys.services import api_key_issue
-from loans.models import Application, CreditCoop
-from tests.api.conftest import client_with, codes
+from loans.models import Application
+from tests.api.conftest import client_with, codes, other_county_key
 from tests.loans.applications.test_flow import released, submit
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +51,7 @@ def test_applications_not_yet_released_are_not_served(api, cast, programme, peop
 
 
 def test_a_coop_of_another_county_sees_none_of_them(cast, application):
-    other = CreditCoop.objects.create(name="铜仁农商行", code="tongren", county_code="520602")
-    key = api_key_issue(actor=cast.county, user=cast.coop, coop=other)[1]
+    key = other_county_key(cast)
     assert client_with(key).get(URL).json()["results"] == []
 
 

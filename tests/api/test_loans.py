@@ -2,9 +2,15 @@
 
 import pytest
 
-from loans.keys.services import api_key_issue
-from loans.models import CreditCoop, Loan
-from tests.api.conftest import CONTRACT, client_with, codes, quarter_rows, repayment_row
+from loans.models import Loan
+from tests.api.conftest import (
+    CONTRACT,
+    client_with,
+    codes,
+    other_county_key,
+    quarter_rows,
+    repayment_row,
+)
 from tests.loans.applications.test_flow import contract, released, submit
 
 pytestmark = pytest.mark.django_db
@@ -77,8 +83,7 @@ def test_an_unknown_application_or_one_of_another_county_is_refused(cast, api, a
     response = api.post(URL, contract_body(application, application=999999), format="json")
     assert response.status_code == 400
     assert codes(response) == [(None, "application", "unknown_application")]
-    other = CreditCoop.objects.create(name="铜仁农商行", code="tongren", county_code="520602")
-    key = api_key_issue(actor=cast.county, user=cast.coop, coop=other)[1]
+    key = other_county_key(cast)
     response = client_with(key).post(URL, contract_body(application), format="json")
     assert codes(response) == [(None, "application", "unknown_application")]
     assert not Loan.objects.exists()
@@ -163,8 +168,7 @@ def test_an_unknown_contract_or_another_coops_loan_is_404(cast, api, loan):
     response = api.get(URL + "MJ-404/")
     assert response.status_code == 404
     assert codes(response) == [(None, None, "not_found")]
-    other = CreditCoop.objects.create(name="铜仁农商行", code="tongren", county_code="520602")
-    key = api_key_issue(actor=cast.county, user=cast.coop, coop=other)[1]
+    key = other_county_key(cast)
     assert client_with(key).get(URL + CONTRACT + "/").status_code == 404
     assert client_with(key).get(URL).json()["results"] == []
 

@@ -33,8 +33,8 @@ from schemathesis.specs.openapi.checks import (
 from accounts.roles import Role
 from accounts.services import user_create
 from loans.api.permissions import ApiKeyRateThrottle
-from loans.keys.services import _digest, api_key_issue, api_key_revoke
-from loans.models import ApiKey, CreditCoop
+from loans.keys.services import _digest, api_key_issue, api_key_revoke, credit_coop_save
+from loans.models import ApiKey
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.api.conftest import CONTRACT, client_with, quarter_rows, repayment_row
 from zhenxingdai.wsgi import application
@@ -213,7 +213,9 @@ def callers(cast, coop, key, client) -> dict[str, tuple[dict, set[int] | None]]:
     left = api_key_issue(actor=cast.county, user=leaver, coop=coop)[1]
     leaver.is_active = False
     leaver.save()
-    other_coop = CreditCoop.objects.create(name="普洱农商行", code="puer-rcb", county_code="530822")
+    other_coop = credit_coop_save(
+        code="puer-rcb", name="普洱农商行", counties=[cast.county_division]
+    )
     other_account = user_create(
         username="coop-other", password="x" * 20, role=Role.COOP, county=cast.county_division
     )

@@ -13,12 +13,12 @@ from beneficiaries.models import Industry
 from beneficiaries.registry.services import borrower_create
 from loans.applications.services import application_transition
 from loans.ledger.services import loan_create, loan_statuses_record
-from loans.models import Application, CreditCoop, Programme
+from loans.models import Application, Programme
 from loans.notices.services import notice_publish, notices_release_due
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD
 from tests.loans.applications.test_flow import submit
-from tests.loans.conftest import TODAY, People, resident_id
+from tests.loans.conftest import TODAY, People, mojiang_coop, resident_id
 from tests.loans.ledger.test_selectors import WORKED_PERIODS, post_interest, repay, reverse
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -88,7 +88,7 @@ def loans(cast, people):
     past maturity: overdue), a loan repaid in full, and two running loans,
     one of them in another township."""
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     worked = lend(
         cast, programme, coop, people, name="李国华", township=cast.township_a, number=1,
         principal="100000.00", start=D(2024, 1, 10), end=D(2025, 1, 10),

@@ -20,13 +20,14 @@ from playwright.sync_api import expect
 from beneficiaries.models import Household
 from loans.ledger.interest import expected_schedule
 from loans.ledger.services import ledger_post_interest
-from loans.models import CreditCoop, Programme
+from loans.models import Programme
 from subsidies.models import SubsidyLine, SubsidyRun
 from subsidies.payout import views as payout_views
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.browser.conftest import log_in, save_screenshot
 from tests.browser.test_loan_page import lend, people  # noqa: F401 (fixture)
 from tests.conftest import PASSWORD
+from tests.loans.conftest import mojiang_coop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,7 +73,7 @@ def lend_2025(cast, programme, coop, people, *, name, township, number, principa
 def run(cast, people):  # noqa: F811
     """The approved 2025 run: three lines with an account, one without."""
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     a, b = cast.township_a, cast.township_b
     lend_2025(
         cast, programme, coop, people, name="李国华", township=a, number=1, principal="100000.00"

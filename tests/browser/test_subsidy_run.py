@@ -10,12 +10,12 @@ import pytest
 from playwright.sync_api import expect
 
 from beneficiaries.divisions.services import division_create
-from loans.models import CreditCoop, Programme
+from loans.models import Programme
 from subsidies.models import SubsidyRun, SubsidyRunPart
 from subsidies.runs import views as run_views
 from tests.browser.conftest import log_in, save_screenshot
 from tests.conftest import PASSWORD
-from tests.loans.conftest import People
+from tests.loans.conftest import People, mojiang_coop
 from tests.subsidies.runs.test_pages import build_year
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,7 +50,7 @@ def programme(db) -> Programme:
 
 @pytest.fixture
 def loans(cast, programme, people):
-    return build_year(cast, programme, people, CreditCoop.objects.get(code="mojiang-rcc"))
+    return build_year(cast, programme, people, mojiang_coop())
 
 
 def log_out(page):

@@ -18,7 +18,8 @@ from rest_framework.test import APIClient
 from demo.loan_book import PRINCIPAL, loan_book_create
 from loans.api import ingest
 from loans.keys.services import api_key_issue
-from loans.models import CreditCoop, LedgerEntry, Loan, LoanStatusChange, Programme
+from loans.models import LedgerEntry, Loan, LoanStatusChange, Programme
+from tests.loans.conftest import mojiang_coop
 
 LOANS = 120
 AMOUNT = Decimal("1000.00")
@@ -45,7 +46,7 @@ def terminate_from_another_connection(pid: int) -> None:
 @pytest.fixture
 def book(cast):
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     loans = loan_book_create(
         actor=cast.county, township=cast.township_a, programme=programme, coop=coop, count=LOANS
     )

@@ -20,11 +20,12 @@ from django.utils import translation
 
 from demo.loan_book import PRINCIPAL, loan_book_create
 from loans.keys.services import api_key_issue
-from loans.models import CreditCoop, LedgerEntry, Loan, Programme
+from loans.models import LedgerEntry, Loan, Programme
 from reports.models import Report
 from subsidies.models import SubsidyLine, SubsidyRun, SubsidyRunPart
 from subsidies.runs.services import _compute_township
 from tests.faults.brokers import RedisServer, celery_on
+from tests.loans.conftest import mojiang_coop
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 from zhenxingdai.celery import ping
@@ -129,7 +130,7 @@ def while_redis_is_down(client, key, programme, report_form):
 def test_redis_down_then_back(cast, client, settings, tmp_path, redis_server):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     loan_book_create(
         actor=cast.county, township=cast.township_a, programme=programme, coop=coop, count=LOANS
     )

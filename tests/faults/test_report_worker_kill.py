@@ -18,13 +18,14 @@ import subprocess
 import pytest
 
 from demo.loan_book import loan_book_create
-from loans.models import CreditCoop, Programme
+from loans.models import Programme
 from reports.builders import builder_for, no_progress
 from reports.models import Report
 from reports.services import report_request
 from subsidies.models import SubsidyRun
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.faults.brokers import RedisServer, celery_on
+from tests.loans.conftest import mojiang_coop
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 
@@ -55,7 +56,7 @@ def stored_content(report) -> bytes:
 @pytest.fixture
 def approved_run(cast):
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     loan_book_create(
         actor=cast.county, township=cast.township_a, programme=programme, coop=coop, count=LOANS
     )

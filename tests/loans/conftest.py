@@ -7,6 +7,8 @@ from stdnum.cn import ric
 from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Industry
 from beneficiaries.registry.services import borrower_create, household_create
+from divisions.models import Division
+from loans.keys.services import credit_coop_save
 from loans.models import CreditCoop, Programme
 
 TODAY = datetime.date(2025, 3, 1)
@@ -25,8 +27,20 @@ def programme(db) -> Programme:
 
 
 @pytest.fixture
-def coop(db) -> CreditCoop:
-    return CreditCoop.objects.get(code="mojiang-rcc")
+def coop(mojiang) -> CreditCoop:
+    """墨江's co-op, as shipped, serving 墨江 (the county loaded for the test)."""
+    return coop_serving(mojiang)
+
+
+def mojiang_coop() -> CreditCoop:
+    """The shipped co-op serving 墨江, for tests that loaded 墨江 already."""
+    return coop_serving(Division.objects.get(code="530822"))
+
+
+def coop_serving(*counties, code="mojiang-rcc") -> CreditCoop:
+    coop = CreditCoop.objects.filter(code=code).first()
+    name = coop.name if coop else f"{counties[0].name}农村信用合作联社"
+    return credit_coop_save(code=code, name=name, counties=counties)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from beneficiaries.models import DrivenHousehold, Household
 from demo.loan_book import loan_book_create
 from divisions.models import Division
 from divisions.services import divisions_load
+from loans.keys.services import credit_coop_save
 from loans.models import CreditCoop, Programme
 from loans.programmes.services import PROGRAMME_FIELDS
 from reports import dashboard, league
@@ -52,8 +53,8 @@ def _book(county_office, county: Division, count: int, first_index: int):
     and one driven household led by each of the first three borrowers."""
     township = Division.objects.townships().filter(parent=county).order_by("code").first()
     programme = _programme_for(county)
-    coop = CreditCoop.objects.create(
-        name=f"{county.name}农村信用合作联社", code=f"coop-{county.code}", county_code=county.code
+    coop = credit_coop_save(
+        code=f"coop-{county.code}", name=f"{county.name}农村信用合作联社", counties=[county]
     )
     loans = loan_book_create(
         actor=county_office,

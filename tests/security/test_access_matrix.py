@@ -55,7 +55,7 @@ from loans.applications.services import application_submit, application_transiti
 from loans.keys.services import api_key_issue
 from loans.ledger.interest import expected_schedule
 from loans.ledger.services import ledger_post_interest, loan_create
-from loans.models import Application, CreditCoop, Loan, LprRate, NoticeEntry, Programme
+from loans.models import Application, Loan, LprRate, NoticeEntry, Programme
 from loans.notices.services import notice_publish, notices_release_due, objection_record
 from reports.models import Report
 from reports.services import report_key
@@ -64,6 +64,7 @@ from subsidies.payout.services import payment_batch_issue
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.beneficiaries.factories import mobile, resident_id
 from tests.conftest import MOJIANG, make_cast
+from tests.loans.conftest import mojiang_coop
 from zhenxingdai.celery import app as celery_app
 
 # Every test asks for the database, so that pytest-django runs the module
@@ -234,7 +235,7 @@ def _stored_report(cast, *, kind, fmt, township=None, programme=None, run=None) 
 def build_world() -> SimpleNamespace:
     cast = make_cast()
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code=MOJIANG)
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     officers = {"a": cast.township_officer_a, "b": cast.township_officer_b}
     townships = {"a": cast.township_a, "b": cast.township_b}
     sides = {}

@@ -11,7 +11,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from loans.keys.services import api_key_issue, api_key_revoke
-from loans.models import ApiKey, CreditCoop
+from loans.models import ApiKey
+from tests.loans.conftest import mojiang_coop
 
 LOANS = "/api/v1/loans/"
 LONG_AGO = timezone.now() - datetime.timedelta(days=30)
@@ -19,7 +20,7 @@ LONG_AGO = timezone.now() - datetime.timedelta(days=30)
 
 @pytest.fixture
 def coop(db):
-    return CreditCoop.objects.get(code="mojiang-rcc")
+    return mojiang_coop()
 
 
 @pytest.fixture

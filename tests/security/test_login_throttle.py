@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from loans.keys.services import api_key_issue
-from loans.models import CreditCoop
 from tests.conftest import PASSWORD
+from tests.loans.conftest import mojiang_coop
 
 LIMIT = 5
 COOL_OFF = datetime.timedelta(minutes=15)
@@ -146,7 +146,7 @@ def test_the_admin_login_is_throttled_too(client, cast, admin_site):
 
 
 def test_the_co_op_api_key_works_while_its_account_name_is_locked_out(client, cast):
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     key = api_key_issue(actor=cast.county, user=cast.coop, coop=coop)[1]
     for _ in range(LIMIT):
         attempt(client, cast.coop.username, WRONG, ip="127.0.0.1")

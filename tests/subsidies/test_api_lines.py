@@ -16,7 +16,7 @@ from django.core.cache import cache
 
 from accounts.roles import Role
 from accounts.services import user_create
-from loans.keys.services import api_key_issue
+from loans.keys.services import api_key_issue, credit_coop_save
 from loans.models import CreditCoop
 from subsidies.models import SubsidyRun
 from subsidies.payout.services import payment_batch_issue, payment_batch_record
@@ -44,10 +44,8 @@ def api(cast, coop):
 
 
 @pytest.fixture
-def other_coop(db) -> CreditCoop:
-    return CreditCoop.objects.create(
-        name="墨江农村商业银行", code="mojiang-rcb", county_code="530822"
-    )
+def other_coop(mojiang) -> CreditCoop:
+    return credit_coop_save(code="mojiang-rcb", name="墨江农村商业银行", counties=[mojiang])
 
 
 @pytest.fixture

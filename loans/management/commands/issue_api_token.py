@@ -1,5 +1,6 @@
-"""``manage.py issue_api_token USERNAME [--coop CODE]``: issue an API key
-for a co-op service account and print it.
+"""``manage.py issue_api_token USERNAME [--coop CODE] [--county CODE ...]``:
+issue an API key for a co-op service account and print it. The key reaches
+the counties named (by default every county the co-op serves), and no other.
 
 The key alone goes to standard output (so a script can capture it); what it
 is for goes to standard error. It is shown this once: only its hash is kept.
@@ -9,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from divisions.models import Division
 from loans.keys.services import api_key_issue
 from loans.models import CreditCoop
 
@@ -24,21 +26,47 @@ class Command(BaseCommand):
             help="The credit co-op's code (e.g. mojiang-rcc); needed when there is more than one.",
         )
 
-    def handle(self, *args, username, coop=None, **options):
+        parser.add_argument(
+            "--county",
+            metavar="CODE",
+            action="append",
+            dest="counties",
+            help="A county the key reaches (six-digit code); repeat for several. "
+            "By default, every county the co-op serves.",
+        )
+
+    def handle(self, *args, username, coop=None, counties=None, **options):
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError("There is no account %r." % username)
         credit_coop = self._coop(coop)
         try:
             # actor=None: whoever runs manage.py on the server is trusted.
-            api_key, key = api_key_issue(actor=None, user=user, coop=credit_coop)
+            api_key, key = api_key_issue(
+                actor=None, user=user, coop=credit_coop, counties=self._counties(counties)
+            )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error
+        reached = "、".join(
+            "%s %s" % (county.code, county.name) for county in api_key.counties.order_by("code")
+        )
         self.stderr.write(
-            "Key %s… issued for %s at %s. It is shown once; keep it safe."
-            % (api_key.prefix, user.username, credit_coop.code)
+            "Key %s… issued for %s at %s (%s), reaching %s. It is shown once; keep it safe."
+            % (api_key.prefix, user.username, credit_coop.code, credit_coop.name, reached)
         )
         self.stdout.write(key)
+
+    def _counties(self, codes: list[str] | None):
+        if not codes:
+            return None
+        found = {
+            county.code: county
+            for county in Division.objects.filter(code__in=codes, level=Division.Level.COUNTY)
+        }
+        unknown = [code for code in codes if code not in found]
+        if unknown:
+            raise CommandError("There is no county %s loaded." % ", ".join(unknown))
+        return [found[code] for code in codes]
 
     def _coop(self, code: str | None) -> CreditCoop:
         if code:

@@ -19,10 +19,10 @@ from beneficiaries.models import Household
 from demo.services import demo_seed
 from demo.subsidies import CLOSED_ACCOUNT_TOWNSHIP, FIRST_VOUCHER, SECOND_VOUCHER
 from loans.keys.services import api_key_issue
-from loans.models import CreditCoop
 from reports.models import Report
 from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
 from tests.demo.book.conftest import TODAY
+from tests.loans.conftest import mojiang_coop
 
 Payment = SubsidyLine.Payment
 
@@ -121,9 +121,7 @@ def test_the_pending_line_is_the_household_whose_account_was_closed(run):
 
 
 def test_the_co_op_reads_exactly_the_approved_lines(run):
-    _row, key = api_key_issue(
-        actor=user("county"), user=user("coop"), coop=CreditCoop.objects.get(code="mojiang-rcc")
-    )
+    _row, key = api_key_issue(actor=user("county"), user=user("coop"), coop=mojiang_coop())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Token " + key)
     seen, url = [], "/api/v1/subsidy-lines/?year=2025&page_size=1000"

@@ -8,9 +8,10 @@ import time
 import pytest
 
 from demo.loan_book import loan_book_create
-from loans.models import CreditCoop, Programme
+from loans.models import Programme
 from subsidies.models import SubsidyRun
 from subsidies.runs.services import _compute_township, subsidy_run_start
+from tests.loans.conftest import mojiang_coop
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 
@@ -33,7 +34,7 @@ FIELDS = (
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_part_leaves_the_same_lines_after_the_retry(cast, celery_worker):
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
-    coop = CreditCoop.objects.get(code="mojiang-rcc")
+    coop = mojiang_coop()
     loan_book_create(
         actor=cast.county, township=cast.township_a, programme=programme, coop=coop, count=LOANS
     )
