@@ -56,6 +56,15 @@ class Migration(migrations.Migration):
                 verbose_name="counties served",
             ),
         ),
+        # A default first, so that going back can add the column to rows
+        # that exist by then.
+        migrations.AlterField(
+            model_name="creditcoop",
+            name="county_code",
+            field=models.CharField(
+                blank=True, default="", max_length=6, verbose_name="county code"
+            ),
+        ),
         migrations.RunPython(serve_the_county, one_county_again),
         migrations.RemoveField(model_name="creditcoop", name="county_code"),
     ]
