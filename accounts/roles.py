@@ -1,6 +1,6 @@
 """The roles of DOMAIN.md sections 3 and 7, as Django groups: the five of a
 county and the offices above it (city and province), which read every
-county under them and change nothing.
+county under them and change nothing but the programmes of their own region.
 
 A user's role is the one role group they belong to. What each role may do is
 declared once, in ROLE_PERMISSIONS; views and the API check those permissions
@@ -125,16 +125,20 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "beneficiaries.export_borrowers",
     },
     # Read-only and in figures only: the league table of their counties and
-    # each county's dashboard; the programmes and divisions behind them.
+    # each county's dashboard; the programmes and divisions behind them;
+    # and the programmes of their own region (a city's 精扶贷 that its
+    # counties run, with a budget per county), which they set up.
     Role.CITY: {
         "reports.view_league",
         "divisions.view_division",
         *_perms("loans", ("view",), ("programme", "programmequota", "lprrate")),
+        *_perms("loans", ("add", "change"), ("programme", "programmequota")),
     },
     Role.PROVINCE: {
         "reports.view_league",
         "divisions.view_division",
         *_perms("loans", ("view",), ("programme", "programmequota", "lprrate")),
+        *_perms("loans", ("add", "change"), ("programme", "programmequota")),
     },
 }
 

@@ -30,7 +30,14 @@ from divisions.models import Division
 from loans.keys.services import credit_coop_save
 from loans.ledger.interest import expected_schedule
 from loans.ledger.services import loan_status_record
-from loans.models import Application, LedgerEntry, Loan, Programme, ProgrammeQuota
+from loans.models import (
+    Application,
+    LedgerEntry,
+    Loan,
+    Programme,
+    ProgrammeCountyBudget,
+    ProgrammeQuota,
+)
 from subsidies.models import SubsidyRun
 from subsidies.runs.services import subsidy_run_start
 
@@ -39,6 +46,8 @@ from .subsidies import _in_process
 
 CITY_PROGRAMME = "普洱市乡村振兴贷"
 CITY_REGION = "530800"
+# 普洱市's programme: the part of each county that lends in it.
+CITY_PARTS = {"530823": Decimal("30000000.00")}
 RATE = Decimal("0.034500")
 COMMITTEE = Borrower.Category.VILLAGE_COMMITTEE
 OTHER_CATEGORIES = (
@@ -96,8 +105,13 @@ def _copy_programme(shipped: Programme, **changes) -> Programme:
         for field in Programme._meta.concrete_fields
         if field.name not in ("id",)
     }
+    parts = changes.pop("parts", {})
     fields.update(changes)
     programme = Programme.objects.create(**fields)
+    ProgrammeCountyBudget.objects.bulk_create(
+        ProgrammeCountyBudget(programme=programme, county=county, amount=parts[county.code])
+        for county in Division.objects.filter(code__in=parts)
+    )
     ProgrammeQuota.objects.bulk_create(
         ProgrammeQuota(programme=programme, category=quota.category, amount=quota.amount)
         for quota in shipped.quotas.all()
@@ -107,8 +121,9 @@ def _copy_programme(shipped: Programme, **changes) -> Programme:
 
 def programmes_seed() -> dict[str, Programme]:
     """宁洱's own 振兴贷 2025 and 普洱市's city-wide programme, as copies of
-    Mojiang's as shipped (quotas, terms, rate ceiling, subsidy rule), each
-    with a budget of its own."""
+    Mojiang's as shipped (quotas, terms, rate ceiling, subsidy rule): 宁洱's
+    with a budget of its own, the city's with a part for 景东, the county
+    that lends in it (its budget is the sum of its counties' parts)."""
     shipped = Programme.objects.get(name=PROGRAMME_NAME, year=YEAR, region_code=REGION_CODE)
     ninger = Division.objects.get(code="530821")
     return {
@@ -124,7 +139,8 @@ def programmes_seed() -> dict[str, Programme]:
             region_code=CITY_REGION,
             region_name="普洱市",
             description="普洱市统筹、各县（区）实施的乡村振兴贷款，市县乡三级管理。",
-            budget=Decimal("60000000.00"),
+            budget=CITY_PARTS["530823"],
+            parts=CITY_PARTS,
         ),
     }
 

@@ -68,6 +68,22 @@ class LprRate(models.Model):
         return cls.objects.filter(effective_on__lte=day).order_by("-effective_on").first()
 
 
+def region_level(region_code: str) -> str:
+    """The level of a programme's region code: 530822 a county, 530800 a
+    city, 530000 a province (official codes pad a city or province with 0s)."""
+    if region_code.endswith("0000"):
+        return Division.Level.PROVINCE
+    if region_code.endswith("00"):
+        return Division.Level.CITY
+    return Division.Level.COUNTY
+
+
+def region_code_of(division: Division) -> str:
+    """The programme region code of a county, city or province: its code
+    padded to six digits (5308 → 530800)."""
+    return division.code.ljust(6, "0")
+
+
 def region_codes_above(county_code: str) -> tuple[str, ...]:
     """The region codes of a county's programmes: the county's own, its
     city's (530822 → 530800) and its province's (530000)."""
@@ -200,6 +216,12 @@ class Programme(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    @property
+    def is_above_county(self) -> bool:
+        """A city's or province's programme, run by the counties under it,
+        each within a budget of its own (``ProgrammeCountyBudget``)."""
+        return region_level(self.region_code) != Division.Level.COUNTY
+
     def covers(self, county: Division) -> bool:
         """Whether the programme runs in ``county``: its region is the county
         or the city or province above it."""
@@ -241,6 +263,42 @@ class ProgrammeQuota(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_category_display()}: {self.amount}"
+
+
+class ProgrammeCountyBudget(models.Model):
+    """The part of a city's or province's programme one county under it may
+    lend (DOMAIN.md section 7: one 精扶贷 with a budget per county). The
+    programme's budget is the sum of its counties' parts; approvals in a
+    county are checked against the county's part."""
+
+    programme = models.ForeignKey(
+        Programme,
+        verbose_name=_("programme"),
+        on_delete=models.CASCADE,
+        related_name="county_budgets",
+    )
+    county = models.ForeignKey(
+        Division,
+        verbose_name=_("county"),
+        on_delete=models.PROTECT,
+        limit_choices_to={"level": Division.Level.COUNTY},
+        related_name="+",
+    )
+    amount = models.DecimalField(_("budget (principal)"), max_digits=16, decimal_places=2)
+
+    history = traced_history()
+
+    class Meta:
+        verbose_name = _("county budget")
+        verbose_name_plural = _("county budgets")
+        ordering = ["county__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "county"], name="county_budget_unique"),
+            models.CheckConstraint(name="county_budget_positive", condition=Q(amount__gt=0)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.programme} {self.county}: {self.amount}"
 
 
 class Application(models.Model):

@@ -12,7 +12,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import township_of
+from accounts.roles import counties_of, township_of
 from beneficiaries.industries.selectors import industry_kinds
 from beneficiaries.models import Borrower
 from divisions.models import Division
@@ -88,13 +88,13 @@ class ApplicationFilterForm(forms.Form):
     programme = ProgrammeChoiceField(
         label=_("Programme"),
         required=False,
-        queryset=Programme.objects.order_by("-year", "name"),
+        queryset=Programme.objects.none(),
         empty_label=_("All programmes"),
     )
     township = forms.ModelChoiceField(
         label=_("Township"),
         required=False,
-        queryset=Division.objects.townships().order_by("code"),
+        queryset=Division.objects.none(),
         empty_label=_("All townships"),
     )
     village = forms.ModelChoiceField(
@@ -108,6 +108,14 @@ class ApplicationFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        # Only the user's counties' programmes and townships are choices: an
+        # id of another county's is not a valid choice.
+        self.fields["programme"].queryset = Programme.objects.for_user(user).order_by(
+            "-year", "name"
+        )
+        self.fields["township"].queryset = (
+            Division.objects.townships().filter(parent__in=counties_of(user)).order_by("code")
+        )
         villages = selectors.villages_for(user)
         village_field = self.fields["village"]
         village_field.queryset = villages
@@ -148,7 +156,7 @@ class ApplicantChoiceForm(forms.Form):
     """The first step of a new application (GET): programme and borrower."""
 
     programme = ProgrammeChoiceField(
-        label=_("Programme"), queryset=selectors.active_programmes(), empty_label=None
+        label=_("Programme"), queryset=Programme.objects.none(), empty_label=None
     )
     q = forms.CharField(
         label=_("Find a borrower"),
@@ -161,6 +169,7 @@ class ApplicantChoiceForm(forms.Form):
 
     def __init__(self, *args, user, search: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["programme"].queryset = selectors.active_programmes(user)
         field = self.fields["borrower"]
         field.queryset = selectors.borrowers_to_apply_for(user=user, search=search)
         field.group_by_village()
@@ -170,9 +179,7 @@ class ApplicationForm(forms.Form):
     """The application itself (POST), for the programme and borrower chosen
     in the first step (carried as hidden fields)."""
 
-    programme = forms.ModelChoiceField(
-        queryset=selectors.active_programmes(), widget=forms.HiddenInput
-    )
+    programme = forms.ModelChoiceField(queryset=Programme.objects.none(), widget=forms.HiddenInput)
     borrower = forms.ModelChoiceField(queryset=Borrower.objects.none(), widget=forms.HiddenInput)
     amount = forms.DecimalField(
         label=_("Amount (yuan)"),
@@ -197,6 +204,7 @@ class ApplicationForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["programme"].queryset = selectors.active_programmes(user)
         self.fields["borrower"].queryset = Borrower.objects.for_user(user)
         # Grouped by sector; set per form, as the tree is editable.
         self.fields["industry"].choices = industry_kind_choices()

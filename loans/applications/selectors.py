@@ -115,13 +115,14 @@ def borrowers_to_apply_for(*, user, search: str = ""):
     return borrowers
 
 
-def active_programmes():
-    return Programme.objects.filter(is_active=True).order_by("-year", "name")
+def active_programmes(user):
+    """The active programmes run in the user's counties (``for_user``)."""
+    return Programme.objects.for_user(user).filter(is_active=True).order_by("-year", "name")
 
 
-def default_programme(today: datetime.date) -> Programme | None:
+def default_programme(today: datetime.date, *, user) -> Programme | None:
     """This year's active programme if there is one, else the latest active."""
-    programmes = list(active_programmes())
+    programmes = list(active_programmes(user))
     for programme in programmes:
         if programme.year == today.year:
             return programme
@@ -354,10 +355,12 @@ NOTICE_STATUS_LABELS = {
 }
 
 
-def applications_awaiting_notice(*, programme: Programme):
-    """The programme's approved applications that a new notice would take in."""
+def applications_awaiting_notice(*, programme: Programme, user):
+    """The programme's approved applications of the user's county that a new
+    notice would take in (a city's programme has other counties' too)."""
     return (
-        Application.objects.filter(programme=programme, state=State.COUNTY_APPROVED)
+        Application.objects.for_user(user)
+        .filter(programme=programme, state=State.COUNTY_APPROVED)
         .select_related(
             "borrower",
             "enterprise__village",

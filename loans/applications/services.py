@@ -64,18 +64,25 @@ def household_quota_used(
     return pending + lent
 
 
-def programme_budget_used(*, programme: Programme, excluding: Application | None = None) -> Decimal:
-    """Principal lent plus the amounts approved and not yet lent."""
+def programme_budget_used(
+    *, programme: Programme, county=None, excluding: Application | None = None
+) -> Decimal:
+    """Principal lent plus the amounts approved and not yet lent; of one
+    county's loans only, given ``county`` (a county's part of a city's or
+    province's programme)."""
     approved = Application.objects.filter(
         Q(state__in=[State.COUNTY_APPROVED, State.IN_NOTICE]) | Q(state=State.RELEASED),
         programme=programme,
         loan__isnull=True,
     )
+    lent = Loan.objects.filter(programme=programme)
+    if county is not None:
+        approved = approved.filter(county=county)
+        lent = lent.filter(county=county)
     if excluding is not None:
         approved = approved.exclude(pk=excluding.pk)
     pending = approved.aggregate(total=Sum("amount"))["total"] or ZERO
-    lent = Loan.objects.filter(programme=programme).aggregate(total=Sum("principal"))["total"]
-    return pending + (lent or ZERO)
+    return pending + (lent.aggregate(total=Sum("principal"))["total"] or ZERO)
 
 
 def _check_quota(application: Application, on: datetime.date) -> None:
@@ -117,19 +124,50 @@ def _check_quota(application: Application, on: datetime.date) -> None:
         )
 
 
+def budget_of(programme: Programme, county) -> tuple[Decimal | None, object]:
+    """The budget an approval in ``county`` is checked against, and the
+    county whose loans count towards it (None: the whole programme's): a
+    county's own programme has one budget; a city's or province's has a part
+    per county once their parts are set (None where ``county`` has none)."""
+    if programme.is_above_county:
+        parts = {part.county_id: part.amount for part in programme.county_budgets.all()}
+        if parts:
+            return parts.get(getattr(county, "pk", county)), county
+    return programme.budget, None
+
+
 def _check_budget(application: Application) -> None:
-    """Lock the programme row and check the approval fits the remaining budget."""
+    """Lock the programme row and check the approval fits the remaining
+    budget: the programme's, or the county's part of it."""
     programme = Programme.objects.select_for_update().get(pk=application.programme_id)
-    remaining = programme.budget - programme_budget_used(programme=programme, excluding=application)
-    if application.amount > remaining:
+    budget, county = budget_of(programme, application.county)
+    if budget is None:
         raise ValidationError(
             {
                 "amount": _(
-                    "The amount exceeds the programme's remaining budget of %(remaining)s yuan."
+                    "%(programme)s has no budget for %(county)s yet; the office that runs "
+                    "it sets each county's part."
                 )
-                % {"remaining": yuan(max(remaining, ZERO))}
+                % {"programme": programme, "county": application.county}
             }
         )
+    used = programme_budget_used(programme=programme, county=county, excluding=application)
+    remaining = budget - used
+    if application.amount > remaining:
+        if county is None:
+            message = _(
+                "The amount exceeds the programme's remaining budget of %(remaining)s yuan."
+            ) % {"remaining": yuan(max(remaining, ZERO))}
+        else:
+            message = _(
+                "The amount exceeds the remaining budget of %(county)s in %(programme)s: "
+                "%(remaining)s yuan."
+            ) % {
+                "county": application.county,
+                "programme": programme,
+                "remaining": yuan(max(remaining, ZERO)),
+            }
+        raise ValidationError({"amount": message})
 
 
 def _record_step(application, *, actor, from_state: str, to_state: str, comment: str = ""):

@@ -103,7 +103,7 @@ def application_create(request):
 
     search = request.GET.get("q", "").strip()
     chosen = "borrower" in request.GET and "find" not in request.GET
-    programme = selectors.default_programme(today)
+    programme = selectors.default_programme(today, user=request.user)
     data = request.GET.copy()
     if programme is not None:
         # A link from the borrower's page names the borrower only.

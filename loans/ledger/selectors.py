@@ -104,7 +104,9 @@ class LoanFilter(django_filters.FilterSet):
 
     def __init__(self, data=None, queryset=None, *, user, **kwargs):
         super().__init__(data, queryset, **kwargs)
-        self.filters["programme"].queryset = Programme.objects.order_by("-year", "name")
+        self.filters["programme"].queryset = Programme.objects.for_user(user).order_by(
+            "-year", "name"
+        )
         if role_of(user) in TOWNSHIP_BOUND_ROLES:
             # The list is already confined to the officer's township.
             del self.filters["township"]

@@ -7,13 +7,14 @@ from django.utils.translation import gettext_lazy as _
 
 from loans.applications.forms import ProgrammeChoiceField
 from loans.applications.selectors import active_programmes
+from loans.models import Programme
 
 
 class NoticeForm(forms.Form):
     """Publish the approved applications of a programme in a notice."""
 
     programme = ProgrammeChoiceField(
-        label=_("Programme"), queryset=active_programmes(), empty_label=None
+        label=_("Programme"), queryset=Programme.objects.none(), empty_label=None
     )
     starts_on = forms.DateField(
         label=_("First day of the notice"),
@@ -27,8 +28,9 @@ class NoticeForm(forms.Form):
         help_text=_("Leave empty for the standard title with the programme and the date."),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["programme"].queryset = active_programmes(user)
         self.fields["starts_on"].initial = timezone.localdate
 
 

@@ -75,7 +75,7 @@ def notice_create(request):
     """Choose the programme and the first day, see the approved applications
     that will go in, publish."""
     if request.method == "POST":
-        form = NoticeForm(request.POST)
+        form = NoticeForm(request.POST, user=request.user)
         valid = form.is_valid()
         programme = form.cleaned_data.get("programme")
         if valid:
@@ -103,10 +103,14 @@ def notice_create(request):
                 return redirect("notices:detail", pk=notice.pk)
     else:
         programme = _programme_to_preview(request) or selectors.default_programme(
-            timezone.localdate()
+            user=request.user, today=timezone.localdate()
         )
-        form = NoticeForm(initial={"programme": programme})
-    waiting = list(selectors.applications_awaiting_notice(programme=programme)) if programme else []
+        form = NoticeForm(initial={"programme": programme}, user=request.user)
+    waiting = (
+        list(selectors.applications_awaiting_notice(programme=programme, user=request.user))
+        if programme
+        else []
+    )
     return render(
         request,
         "loans/notices/form.html",
@@ -123,7 +127,7 @@ def notice_create(request):
 def _programme_to_preview(request):
     """The active programme chosen in ?programme=, if it is one."""
     pk = request.GET.get("programme", "")
-    return selectors.active_programmes().filter(pk=pk).first() if pk.isdigit() else None
+    return selectors.active_programmes(request.user).filter(pk=pk).first() if pk.isdigit() else None
 
 
 @login_required

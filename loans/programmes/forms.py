@@ -15,7 +15,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms import inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
-from loans.models import LprRate, Programme, ProgrammeQuota
+from divisions.models import Division
+from loans.models import LprRate, Programme, ProgrammeQuota, region_code_of, region_level
 
 from .selectors import percent_text
 from .services import PROGRAMME_FIELDS, programme_errors
@@ -117,8 +118,21 @@ class ProgrammeForm(forms.ModelForm):
         "reconciliation_tolerance",
     )
 
+    def __init__(self, *args, region=None, **kwargs):
+        """``region``: the division of the user's office (``home_region``).
+        A new programme starts as one of that region; a city's or province's
+        programme has no budget field: its budget is the sum of its counties'."""
+        super().__init__(*args, **kwargs)
+        if region is not None and not self.instance.pk:
+            self.initial.setdefault("region_code", "")
+            self.initial["region_code"] = self.initial["region_code"] or region_code_of(region)
+            self.initial["region_name"] = self.initial.get("region_name") or region.name
+        code = self.instance.region_code or (region_code_of(region) if region else "")
+        if code and region_level(code) != Division.Level.COUNTY:
+            del self.fields["budget"]
+
     def section(self, names):
-        return [self[name] for name in names]
+        return [self[name] for name in names if name in self.fields]
 
     def basics(self):
         return self.section(self.BASICS)
@@ -202,14 +216,59 @@ def quota_formset(data=None, *, programme: Programme | None):
     return formset_class(data, instance=programme or Programme(), prefix="quotas")
 
 
-def add_service_error(error: ValidationError, form, formset=None) -> None:
+class CountyBudgetForm(forms.Form):
+    """The budget of each county under a city's or province's programme:
+    one amount per county, blank for a county that does not lend in it."""
+
+    def __init__(self, data=None, *, counties, programme: Programme | None):
+        super().__init__(data, prefix="counties")
+        current = {}
+        if programme is not None and programme.pk:
+            current = {part.county_id: part.amount for part in programme.county_budgets.all()}
+        self.counties = {}
+        for county in counties:
+            name = f"county_{county.code}"
+            self.counties[name] = county
+            self.fields[name] = forms.DecimalField(
+                label=county.name,
+                required=False,
+                max_digits=16,
+                decimal_places=2,
+                initial=current.get(county.pk),
+                widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, county in self.counties.items():
+            amount = cleaned.get(name)
+            if amount is not None and amount <= 0:
+                self.add_error(
+                    name,
+                    _("The budget of %(county)s must be more than 0 yuan.") % {"county": county},
+                )
+        return cleaned
+
+    def budget_data(self) -> list[dict]:
+        """The counties given a budget, for ``programme_save``."""
+        return [
+            {"county": county, "amount": self.cleaned_data[name]}
+            for name, county in self.counties.items()
+            if self.cleaned_data.get(name) is not None
+        ]
+
+
+def add_service_error(error: ValidationError, form, formset=None, county_form=None) -> None:
     """Put a service's error next to its field; quota errors above the quota
-    table, anything else at the top of the form."""
+    table, county budget errors above the county table, anything else at the
+    top of the form."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
     for key, errors in error.error_dict.items():
-        if key == "quotas" and formset is not None:
+        if key == "county_budgets" and county_form is not None:
+            county_form.add_error(None, errors)
+        elif key == "quotas" and formset is not None:
             # Formsets have no add_error; their non-form errors are a plain list.
             formset.non_form_errors().extend(message for e in errors for message in e.messages)
         elif key in form.fields and key != NON_FIELD_ERRORS:

@@ -7,14 +7,16 @@ the counts of applications and loans are confined to what the user may see.
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Prefetch
 from django.utils.translation import gettext as _
 
+from accounts.roles import OFFICE_ROLES, counties_of, county_of, role_of
 from beneficiaries.registry.selectors import FieldChange, HistoryEntry
 from common.money import yuan
+from divisions.models import Division
 from loans.applications.services import programme_budget_used
 from loans.ledger.selectors import status_label
 from loans.models import Application, Loan, LprRate, Programme, ProgrammeQuota
@@ -46,23 +48,26 @@ class QuotaLine:
 
 
 @dataclass(frozen=True)
-class BudgetLine:
-    """One programme in the list, with how much of its budget is spoken for
-    (amounts already formatted for display, as yuan with separators)."""
+class BudgetPosition:
+    """A budget and how much of it is spoken for: lent, plus approved and
+    not yet lent (``programme_budget_used``)."""
 
-    programme: Programme
-    quotas: list[QuotaLine]
+    budget: Decimal
     used: Decimal
-    remaining: Decimal
-    used_share: str  # "12.5%"
 
     @property
-    def rate_ceiling(self) -> str:
-        return percent_text(self.programme.rate_ceiling)
+    def remaining(self) -> Decimal:
+        return self.budget - self.used
+
+    @property
+    def used_share(self) -> str:
+        """ "12.5%": the share used, to a tenth of a per cent half-up."""
+        share = self.used / self.budget * 100 if self.budget else Decimal(0)
+        return "%s%%" % share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
     @property
     def budget_text(self) -> str:
-        return yuan(self.programme.budget)
+        return yuan(self.budget)
 
     @property
     def used_text(self) -> str:
@@ -73,14 +78,39 @@ class BudgetLine:
         return yuan(self.remaining)
 
     @property
+    def nearly_spent_at(self) -> Decimal:
+        """Where the budget bar turns to a warning: nine tenths of the budget."""
+        return self.budget * Decimal("0.9")
+
+
+@dataclass(frozen=True)
+class CountyPart(BudgetPosition):
+    """One county's part of a city's or province's programme."""
+
+    county: Division | None = None
+
+
+@dataclass(frozen=True)
+class BudgetLine(BudgetPosition):
+    """One programme in the list, with how much of its budget is spoken for
+    (amounts formatted for display as yuan with separators). The budget is
+    the programme's, or the user's county's part of a city's or province's
+    programme (``county``); ``parts`` are the parts of the counties the user
+    may see."""
+
+    programme: Programme | None = None
+    quotas: list[QuotaLine] = field(default_factory=list)
+    county: Division | None = None
+    parts: tuple[CountyPart, ...] = ()
+
+    @property
+    def rate_ceiling(self) -> str:
+        return percent_text(self.programme.rate_ceiling)
+
+    @property
     def enterprise_quota_text(self) -> str:
         quota = self.programme.enterprise_quota
         return "" if quota is None else yuan(quota)
-
-    @property
-    def nearly_spent_at(self) -> Decimal:
-        """Where the budget bar turns to a warning: nine tenths of the budget."""
-        return self.programme.budget * Decimal("0.9")
 
 
 @dataclass(frozen=True)
@@ -89,19 +119,36 @@ class YearGroup:
     lines: list[BudgetLine]
 
 
-def programme_budget_line(*, programme: Programme) -> BudgetLine:
-    """The programme with its quotas and budget position (one query each)."""
-    used = programme_budget_used(programme=programme)
-    share = used / programme.budget * 100 if programme.budget else Decimal(0)
+def programme_budget_line(*, programme: Programme, user) -> BudgetLine:
+    """The programme with its quotas and budget position. A county's user
+    sees their county's part of a city's or province's programme; an office
+    the whole, with each of its counties' parts."""
+    quotas = [
+        QuotaLine(label=quota.get_category_display(), amount=yuan(quota.amount))
+        for quota in programme.quotas.all()
+    ]
+    visible = set(counties_of(user))
+    parts = tuple(
+        CountyPart(
+            budget=part.amount,
+            used=programme_budget_used(programme=programme, county=part.county),
+            county=part.county,
+        )
+        for part in programme.county_budgets.select_related("county")
+        if part.county_id in visible
+    )
+    county = county_of(user)
+    own = next((part for part in parts if county and part.county.pk == county.pk), None)
+    if programme.is_above_county and own is not None:
+        return BudgetLine(
+            budget=own.budget, used=own.used, programme=programme, quotas=quotas, county=county
+        )
     return BudgetLine(
+        budget=programme.budget,
+        used=programme_budget_used(programme=programme),
         programme=programme,
-        quotas=[
-            QuotaLine(label=quota.get_category_display(), amount=yuan(quota.amount))
-            for quota in programme.quotas.all()
-        ],
-        used=used,
-        remaining=programme.budget - used,
-        used_share="%s%%" % share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP),
+        quotas=quotas,
+        parts=parts if role_of(user) in OFFICE_ROLES else (),
     )
 
 
@@ -130,7 +177,9 @@ def programme_overview(
         programmes = programmes.filter(is_active=active)
     groups: dict[int, list[BudgetLine]] = {}
     for programme in programmes:
-        groups.setdefault(programme.year, []).append(programme_budget_line(programme=programme))
+        groups.setdefault(programme.year, []).append(
+            programme_budget_line(programme=programme, user=user)
+        )
     return [YearGroup(year=year, lines=lines) for year, lines in groups.items()]
 
 

@@ -10,13 +10,23 @@ in the user's language, ``quotas`` for the quota table) and saves nothing.
 import datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.roles import require_permission
+from accounts.roles import OFFICE_ROLES, county_of, office_of, require_permission, role_of
 from beneficiaries.models import Borrower
-from loans.models import LprRate, Programme, ProgrammeQuota
+from common.money import yuan
+from divisions.models import Division
+from loans.applications.services import programme_budget_used
+from loans.models import (
+    LprRate,
+    Programme,
+    ProgrammeCountyBudget,
+    ProgrammeQuota,
+    region_code_of,
+    region_level,
+)
 
 # The fields a programme form may set; everything else is bookkeeping.
 PROGRAMME_FIELDS = (
@@ -59,6 +69,22 @@ def _full_clean(instance, errors: dict) -> None:
         errors = error.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
+
+
+def home_region(actor) -> Division | None:
+    """The division whose programmes ``actor`` sets up: a county office its
+    county's, a city or province office its city's or province's; None for
+    everyone else."""
+    if role_of(actor) in OFFICE_ROLES:
+        return office_of(actor)
+    return county_of(actor)
+
+
+def may_configure(actor, programme: Programme) -> bool:
+    """Whether ``actor`` may change ``programme``: it is of their own region
+    (a county office reads its city's programme but only the city changes it)."""
+    region = home_region(actor)
+    return region is not None and programme.region_code == region_code_of(region)
 
 
 def _is_rate(value: Decimal | None) -> bool:
@@ -163,18 +189,109 @@ def _save_quotas(programme: Programme, quotas: list[dict], *, actor) -> None:
         quota.save()
 
 
+def county_budget_errors(programme: Programme, county_budgets: list[dict]) -> list[str]:
+    """What is wrong with the parts of a city's or province's programme
+    (``county_budgets``: dicts of ``county`` and ``amount``), in a person's
+    words: every county under the region at most once, each part above 0
+    and not below what the county has already lent or approved."""
+    if not programme.is_above_county:
+        return [_("Only a city's or province's programme has a budget per county.")] * bool(
+            county_budgets
+        )
+    errors = []
+    if not county_budgets:
+        errors.append(_("Give at least one county under the region a budget."))
+    province = region_level(programme.region_code) == Division.Level.PROVINCE
+    prefix = programme.region_code[: 2 if province else 4]
+    seen = set()
+    for part in county_budgets:
+        county, amount = part.get("county"), part.get("amount")
+        if county is None:
+            errors.append(_("Choose a county for every budget."))
+            continue
+        if county.level != Division.Level.COUNTY or not county.code.startswith(prefix):
+            errors.append(
+                _("%(county)s is not a county of %(region)s.")
+                % {"county": county, "region": programme.region_name or programme.region_code}
+            )
+            continue
+        if county.pk in seen:
+            errors.append(_("%(county)s has more than one budget.") % {"county": county})
+        seen.add(county.pk)
+        if amount is None or amount <= _ZERO:
+            errors.append(
+                _("The budget of %(county)s must be more than 0 yuan.") % {"county": county}
+            )
+        elif programme.pk:
+            used = programme_budget_used(programme=programme, county=county)
+            if amount < used:
+                errors.append(
+                    _(
+                        "%(county)s has already lent or approved %(used)s yuan; its budget "
+                        "cannot be less."
+                    )
+                    % {"county": county, "used": yuan(used)}
+                )
+    if programme.pk:
+        kept = {part["county"].pk for part in county_budgets if part.get("county")}
+        for part in programme.county_budgets.exclude(county__in=kept).select_related("county"):
+            used = programme_budget_used(programme=programme, county=part.county)
+            if used:
+                errors.append(
+                    _(
+                        "%(county)s has already lent or approved %(used)s yuan; its budget "
+                        "cannot be removed."
+                    )
+                    % {"county": part.county, "used": yuan(used)}
+                )
+    return errors
+
+
+def _save_county_budgets(programme: Programme, county_budgets: list[dict], *, actor) -> None:
+    """Make the programme's county parts exactly ``county_budgets``, touching
+    only the rows that change."""
+    existing = {part.county_id: part for part in programme.county_budgets.all()}
+    wanted = {part["county"].pk: part["amount"] for part in county_budgets}
+    for county_id, part in existing.items():
+        if county_id not in wanted:
+            part._history_user = actor
+            part.delete()
+    for county_id, amount in wanted.items():
+        part = existing.get(county_id) or ProgrammeCountyBudget(
+            programme=programme, county_id=county_id
+        )
+        if part.pk and part.amount == amount:
+            continue
+        part.amount = amount
+        part.full_clean()
+        part._history_user = actor
+        part.save()
+
+
 @transaction.atomic
 def programme_save(
-    *, actor, programme: Programme | None = None, quotas: list[dict], **fields
+    *,
+    actor,
+    programme: Programme | None = None,
+    quotas: list[dict],
+    county_budgets: list[dict] | None = None,
+    **fields,
 ) -> Programme:
     """Create a programme (``programme=None``) or change one, with its quota
     per borrower category (``quotas``: dicts of ``category`` and ``amount``,
     the complete list: a category left out loses its quota).
 
+    A city's or province's programme (its region code is the office's own)
+    has a budget per county (``county_budgets``: dicts of ``county`` and
+    ``amount``, the complete list), and its budget is their sum.
+
     ``fields`` are model fields of ``PROGRAMME_FIELDS``; an unknown name is a
     programming error (TypeError), not a user's. A fixed cap rate is kept
-    only while the cap mode is "fixed".
+    only while the cap mode is "fixed". The actor sets up programmes of
+    their own region only: a county office its county's, a city or
+    province office its own.
     """
+    county_budgets = list(county_budgets or ())
     creating = programme is None
     if creating:
         require_permission(actor, "loans.add_programme", "loans.add_programmequota")
@@ -182,6 +299,8 @@ def programme_save(
     else:
         require_permission(actor, "loans.change_programme", "loans.change_programmequota")
         programme = Programme.objects.select_for_update().get(pk=programme.pk)
+        if not may_configure(actor, programme):
+            raise PermissionDenied(_("Only the office that runs this programme may change it."))
         _keep_baselines(programme)
     for name, value in fields.items():
         if name not in PROGRAMME_FIELDS:
@@ -193,14 +312,32 @@ def programme_save(
         programme.rate_cap = None
 
     errors = programme_errors(programme)
+    region = home_region(actor)
+    if "region_code" not in errors and (
+        region is None or programme.region_code != region_code_of(region)
+    ):
+        errors["region_code"] = (
+            _("You set up programmes of %(region)s only: its region code is %(code)s.")
+            % {"region": region, "code": region_code_of(region)}
+            if region is not None
+            else _("Your account is bound to no county, city or province.")
+        )
     quota_errors = _quota_errors(quotas)
     if quota_errors:
         errors["quotas"] = quota_errors
+    if "region_code" not in errors:
+        budget_errors = county_budget_errors(programme, county_budgets)
+        if budget_errors:
+            errors["county_budgets"] = budget_errors
+        elif programme.is_above_county:
+            programme.budget = sum((part["amount"] for part in county_budgets), _ZERO)
     _full_clean(programme, errors)
 
     programme._history_user = actor
     programme.save()
     _save_quotas(programme, quotas, actor=actor)
+    if programme.is_above_county:
+        _save_county_budgets(programme, county_budgets, actor=actor)
     return programme
 
 
@@ -213,6 +350,8 @@ def programme_copy_to_year(*, actor, programme: Programme, year: int | None = No
     already has a row for that year.
     """
     require_permission(actor, "loans.add_programme", "loans.add_programmequota")
+    if not may_configure(actor, programme):
+        raise PermissionDenied(_("Only the office that runs this programme may copy it."))
     year = year or programme.year + 1
     if Programme.objects.filter(
         name=programme.name, year=year, region_code=programme.region_code
@@ -234,6 +373,8 @@ def programme_copy_to_year(*, actor, programme: Programme, year: int | None = No
     copy.save()
     quotas = [{"category": q.category, "amount": q.amount} for q in programme.quotas.all()]
     _save_quotas(copy, quotas, actor=actor)
+    parts = [{"county": p.county, "amount": p.amount} for p in programme.county_budgets.all()]
+    _save_county_budgets(copy, parts, actor=actor)
     return copy
 
 

@@ -16,24 +16,41 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from accounts.roles import township_of
+from accounts.roles import counties_of, township_of
+from divisions.models import Division
 from loans.models import LprRate, Programme
 
 from . import selectors
 from .forms import (
+    CountyBudgetForm,
     LprRateForm,
     ProgrammeFilterForm,
     ProgrammeForm,
     add_service_error,
     quota_formset,
 )
-from .services import lpr_rate_save, programme_copy_to_year, programme_save
+from .services import (
+    home_region,
+    lpr_rate_save,
+    may_configure,
+    programme_copy_to_year,
+    programme_save,
+)
 
 
 def _get_programme_for_user(request, pk: int) -> Programme:
-    """The programme; every role that may view programmes sees all of them
-    (they hold no personal data), so only a missing one is a 404."""
-    return get_object_or_404(Programme, pk=pk)
+    """The programme, if it runs in one of the user's counties (its own, its
+    city's or its province's); another county's programme is a 404."""
+    return get_object_or_404(Programme.objects.for_user(request.user), pk=pk)
+
+
+def _configurable(request, pk: int) -> Programme:
+    """The programme, if the user's office runs it: a county office reads
+    its city's programme but only the city changes it (403)."""
+    programme = _get_programme_for_user(request, pk)
+    if not may_configure(request.user, programme):
+        raise PermissionDenied
+    return programme
 
 
 @login_required
@@ -65,7 +82,7 @@ def programme_detail(request, pk: int):
         {
             "programme": programme,
             "parameters": selectors.programme_parameters(programme, today=timezone.localdate()),
-            "budget": selectors.programme_budget_line(programme=programme),
+            "budget": selectors.programme_budget_line(programme=programme, user=user),
             "application_counts": selectors.programme_application_counts(
                 programme=programme, user=user
             ),
@@ -73,8 +90,8 @@ def programme_detail(request, pk: int):
             # Township officers count their own township's applications only.
             "counts_township": township_of(user),
             "history": selectors.programme_history(programme=programme),
-            "may_edit": user.has_perm("loans.change_programme"),
-            "may_copy": user.has_perm("loans.add_programme"),
+            "may_edit": user.has_perm("loans.change_programme") and may_configure(user, programme),
+            "may_copy": user.has_perm("loans.add_programme") and may_configure(user, programme),
         },
     )
 
@@ -85,26 +102,38 @@ def _programme_form_page(request, *, programme: Programme | None):
     # The form writes what was typed onto its instance: give it its own copy,
     # so that the page's title and links keep the saved values.
     instance = Programme() if programme is None else Programme.objects.get(pk=programme.pk)
-    form = ProgrammeForm(data, instance=instance)
+    region = home_region(request.user)
+    form = ProgrammeForm(data, instance=instance, region=region)
     quotas = quota_formset(data, programme=programme)
-    # Validate both, so that every mistake shows at once.
-    if request.method == "POST" and all([form.is_valid(), quotas.is_valid()]):
+    # A city's or province's programme: a budget for each of its counties.
+    county_form = None
+    if "budget" not in form.fields:
+        counties = Division.objects.filter(pk__in=counties_of(request.user)).order_by("code")
+        county_form = CountyBudgetForm(data, counties=counties, programme=programme)
+    forms_valid = [
+        form.is_valid(),
+        quotas.is_valid(),
+        county_form is None or county_form.is_valid(),
+    ]
+    # Validate them all, so that every mistake shows at once.
+    if request.method == "POST" and all(forms_valid):
         try:
             saved = programme_save(
                 actor=request.user,
                 programme=programme,
                 quotas=quotas.quota_data(),
+                county_budgets=county_form.budget_data() if county_form else None,
                 **form.cleaned_data,
             )
         except ValidationError as error:
-            add_service_error(error, form, quotas)
+            add_service_error(error, form, quotas, county_form)
         else:
             messages.success(request, _("%(programme)s saved.") % {"programme": saved})
             return redirect("programmes:detail", pk=saved.pk)
     return render(
         request,
         "loans/programmes/form.html",
-        {"form": form, "quotas": quotas, "programme": programme},
+        {"form": form, "quotas": quotas, "county_form": county_form, "programme": programme},
         status=400 if request.method == "POST" else 200,
     )
 
@@ -118,7 +147,7 @@ def programme_create(request):
 @login_required
 @permission_required("loans.change_programme", raise_exception=True)
 def programme_edit(request, pk: int):
-    return _programme_form_page(request, programme=_get_programme_for_user(request, pk))
+    return _programme_form_page(request, programme=_configurable(request, pk))
 
 
 @login_required
@@ -127,7 +156,7 @@ def programme_edit(request, pk: int):
 def programme_copy(request, pk: int):
     """Copy the programme with its quotas to the next year, inactive, and
     open the copy's form so the county office checks its figures."""
-    programme = _get_programme_for_user(request, pk)
+    programme = _configurable(request, pk)
     try:
         copy = programme_copy_to_year(actor=request.user, programme=programme)
     except ValidationError as error:

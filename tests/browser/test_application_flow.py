@@ -45,7 +45,7 @@ def named(people, name, **kwargs):
 def other_applications(cast, people):
     """A few applications in other states, so the list looks like a working
     day; 赵丽's is approved and goes into the notice too."""
-    programme = default_programme(timezone.localdate())
+    programme = default_programme(timezone.localdate(), user=cast.county)
 
     def submit(borrower, amount):
         return application_submit(

@@ -10,6 +10,7 @@ from beneficiaries.registry.services import borrower_create, household_create
 from divisions.models import Division
 from loans.keys.services import credit_coop_save
 from loans.models import CreditCoop, Programme
+from loans.programmes.services import PROGRAMME_FIELDS
 
 TODAY = datetime.date(2025, 3, 1)
 
@@ -35,6 +36,19 @@ def coop(mojiang) -> CreditCoop:
 def mojiang_coop() -> CreditCoop:
     """The shipped co-op serving 墨江, for tests that loaded 墨江 already."""
     return coop_serving(Division.objects.get(code="530822"))
+
+
+def programme_for(county: Division) -> Programme:
+    """振兴贷 2025 as shipped for Mojiang, set up again for ``county``."""
+    shipped = Programme.objects.get(name="振兴贷", year=2025, region_code="530822")
+    if county.code == shipped.region_code:
+        return shipped
+    fields = {name: getattr(shipped, name) for name in PROGRAMME_FIELDS}
+    fields.update(region_code=county.code, region_name=county.name)
+    programme = Programme.objects.create(**fields)
+    for quota in shipped.quotas.all():
+        programme.quotas.create(category=quota.category, amount=quota.amount)
+    return programme
 
 
 def coop_serving(*counties, code="mojiang-rcc") -> CreditCoop:

@@ -450,14 +450,16 @@ EXPECTED: dict[str, tuple] = {
     "industries:add_sector": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     "industries:add_kind": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     "industries:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    # Programmes and the LPR table: every role reads, the county changes.
+    # Programmes and the LPR table: every role reads; the county changes its
+    # own programmes, the city and province offices set up theirs (a
+    # county's programme is not theirs to change) and not the LPR table.
     "programmes:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:create": (200, 403, 403, 403, 403, 403, 200, 200, LOGIN),
     "programmes:lpr": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     "programmes:lpr_edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     "programmes:detail": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
     "programmes:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "programmes:copy": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:copy": (405, 403, 403, 403, 403, 403, 405, 405, LOGIN),
     # Applications: every role reads (in its scope); county and townships act.
     "applications:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
     "applications:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
@@ -645,6 +647,8 @@ BODIES = {
 #   county  twp_a  twp_b  coop  finance  auditor  city  province  anonymous   (None: may act)
 REFUSED_POSTS: dict[str, tuple] = {
     "programmes:lpr": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    # The offices may copy programmes, but only their own region's.
+    "programmes:copy": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN),
     # Recommending is the township's step: the co-op, the finance bureau
     # and the auditor are refused by the service; township b never sees it.
     "applications:transition": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),

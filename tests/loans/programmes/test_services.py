@@ -15,8 +15,8 @@ def fields(**overrides):
     values = {
         "name": "精扶贷",
         "year": 2027,
-        "region_code": "520600",
-        "region_name": "贵州省铜仁市",
+        "region_code": "530822",
+        "region_name": "墨江哈尼族自治县",
         "rate_ceiling": Decimal("0.0435"),
         "budget": Decimal("1000000.00"),
     }
