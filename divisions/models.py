@@ -16,6 +16,14 @@ class DivisionQuerySet(models.QuerySet):
     def townships(self):
         return self.filter(level=Division.Level.TOWNSHIP)
 
+    def counties_by_code(self, codes) -> tuple[list, list[str]]:
+        """The loaded counties of ``codes``, in their order, and the codes
+        that name no loaded county."""
+        found = {county.code: county for county in self.counties().filter(code__in=codes)}
+        return [found[code] for code in codes if code in found], [
+            code for code in codes if code not in found
+        ]
+
 
 class Division(models.Model):
     """An administrative division with its official statistical code.

@@ -20,8 +20,8 @@ from loans.models import ApiKey, CreditCoop, Loan
 from tests.api.conftest import client_with
 from tests.conftest import PASSWORD
 from tests.loans.applications.test_flow import contract, released
-from tests.loans.conftest import groups, people, programme  # noqa: F401 (fixtures)
-from tests.reports.test_league import NINGER, _programme_for
+from tests.loans.conftest import groups, people, programme, programme_for  # noqa: F401
+from tests.reports.test_league import NINGER
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ def two(cast):
         loan_book_create(
             actor=actor,
             township=township,
-            programme=_programme_for(county),
+            programme=programme_for(county),
             coop=coop,
             count=2,
             first_index=first,

@@ -30,11 +30,7 @@ class Command(BaseCommand):
         existing = CreditCoop.objects.filter(code=code).first()
         if name is None and existing is None:
             raise CommandError("A new co-op needs --name.")
-        found = {
-            county.code: county
-            for county in Division.objects.filter(code__in=counties, level=Division.Level.COUNTY)
-        }
-        unknown = [county for county in counties if county not in found]
+        found, unknown = Division.objects.counties_by_code(counties)
         if unknown:
             raise CommandError(
                 "There is no county %s loaded (load_divisions --county CODE loads one)."
@@ -44,7 +40,7 @@ class Command(BaseCommand):
             coop = credit_coop_save(
                 code=code,
                 name=name or existing.name,
-                counties=[found[county] for county in counties],
+                counties=found,
             )
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from error

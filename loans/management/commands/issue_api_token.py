@@ -59,14 +59,10 @@ class Command(BaseCommand):
     def _counties(self, codes: list[str] | None):
         if not codes:
             return None
-        found = {
-            county.code: county
-            for county in Division.objects.filter(code__in=codes, level=Division.Level.COUNTY)
-        }
-        unknown = [code for code in codes if code not in found]
+        found, unknown = Division.objects.counties_by_code(codes)
         if unknown:
             raise CommandError("There is no county %s loaded." % ", ".join(unknown))
-        return [found[code] for code in codes]
+        return found
 
     def _coop(self, code: str | None) -> CreditCoop:
         if code:
