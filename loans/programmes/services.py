@@ -195,9 +195,9 @@ def county_budget_errors(programme: Programme, county_budgets: list[dict]) -> li
     words: every county under the region at most once, each part above 0
     and not below what the county has already lent or approved."""
     if not programme.is_above_county:
-        return [_("Only a city's or province's programme has a budget per county.")] * bool(
-            county_budgets
-        )
+        if county_budgets:
+            return [_("Only a city's or province's programme has a budget per county.")]
+        return []
     errors = []
     if not county_budgets:
         errors.append(_("Give at least one county under the region a budget."))
