@@ -81,3 +81,32 @@ def amount_in_words(amount: Decimal) -> str:
     if fen:
         words += DIGITS[fen] + "分"
     return words
+
+
+# Exact integer arithmetic for inner loops --------------------------------------
+#
+# Summing Decimals day by day is what made the subsidy run slow; the rule
+# sums integer fen instead and divides once per posting. These helpers keep
+# that exact: they give the figure round_fen would give on the same Decimals.
+
+
+def to_fen(amount: Decimal) -> int:
+    """An amount of whole fen as an integer number of fen (``680.42`` → 68042).
+    Raises ``ValueError`` for a fraction of a fen, which no stored amount has."""
+    numerator, denominator = amount.as_integer_ratio()
+    if 100 % denominator:
+        raise ValueError(f"{amount} is not a whole number of fen")
+    return numerator * (100 // denominator)
+
+
+def from_fen(fen: int) -> Decimal:
+    """An integer number of fen as an amount to the fen (68042 → ``680.42``)."""
+    return Decimal(fen) * FEN
+
+
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` rounded half away from zero to an integer,
+    exactly (ROUND_HALF_UP of the true quotient; ``denominator`` > 0)."""
+    if numerator >= 0:
+        return (2 * numerator + denominator) // (2 * denominator)
+    return -((-2 * numerator + denominator) // (2 * denominator))

@@ -14,11 +14,12 @@ does per settlement (step 3).
 """
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from common.money import ZERO, round_fen
+from common.money import ZERO, divide_half_up, from_fen, to_fen
 
 ONE_DAY = datetime.timedelta(days=1)
 
@@ -194,15 +195,25 @@ class CalculationError(Exception):
     """A loan the rule cannot be applied to, with the reason for the user."""
 
 
-def _share(amount: Decimal, days: int, of_days: int) -> Decimal:
-    """The part of ``amount`` for the first ``days`` of ``of_days``, to the fen."""
+def _share(amount: int, days: int, of_days: int) -> int:
+    """The part of ``amount`` fen for the first ``days`` of ``of_days``, to the fen."""
     if days == of_days:
         return amount
-    return round_fen(amount * days / of_days) if days else ZERO
+    return divide_half_up(amount * days, of_days) if days else 0
 
 
 def _balance_on(principal: Decimal, repayments: Sequence[tuple[datetime.date, Decimal]], day):
     return principal - sum((amount for paid, amount in repayments if paid <= day), ZERO)
+
+
+@functools.cache
+def _fraction(value: Decimal) -> tuple[int, int]:
+    """A rate or ratio as an exact fraction; a run has a handful of them."""
+    return value.as_integer_ratio()
+
+
+def _start(item) -> int:
+    return item[0]
 
 
 def line_working(
@@ -217,158 +228,205 @@ def line_working(
 ) -> LineWorking:
     """The subsidy of one loan for the subsidy year ``year_start`` ..
     ``year_end`` (both inclusive), given the interest postings and the
-    principal repayments (date, amount) in force."""
-    repayments = sorted(repayments)
-    postings = sorted(
-        (p for p in postings if p.period_start <= year_end and p.period_end >= year_start),
-        key=lambda p: p.period_start,
-    )
-    rate = terms.rate
-    capped = terms.subsidised_rate
-    first = max(year_start, terms.disbursed_on)
-    stop = year_end + ONE_DAY  # the first day after the year
+    principal repayments (date, amount) in force.
+
+    Amounts are whole fen (as stored); the working is done in integers:
+    days as ordinals, amounts in fen, balance × days in fen-days, each
+    rate an exact fraction, so one exact division per posting gives what
+    round_fen gives on the same Decimals. It runs once per loan of a
+    province, so mind what the inner loop costs."""
+    year_first = year_start.toordinal()
+    year_last = year_end.toordinal()
+    first = max(year_start, terms.disbursed_on).toordinal()
+    stop = year_last + 1  # the first day after the year
+    maturity = terms.maturity_on.toordinal()
+    written_off = None if terms.written_off_on is None else terms.written_off_on.toordinal()
+    grace = rule.grace_days
+
+    # The postings that touch the year, by period start: (first day, last
+    # day, posting, paid on time).
+    periods_in = []
+    for posting in postings:
+        period_first = posting.period_start.toordinal()
+        period_last = posting.period_end.toordinal()
+        if period_first <= year_last and period_last >= year_first:
+            timely = posting.paid_on.toordinal() <= posting.due_on.toordinal() + grace
+            periods_in.append((period_first, period_last, posting, timely))
+    if len(periods_in) > 1:
+        periods_in.sort(key=_start)
+    repaid = sorted((day.toordinal(), to_fen(amount)) for day, amount in repayments)
+
+    balance = to_fen(terms.principal)
+    repaid_index = 0
+    while repaid_index < len(repaid) and repaid[repaid_index][0] <= first:
+        balance -= repaid[repaid_index][1]
+        repaid_index += 1
 
     overdue_all_year = False
-    if rule.lose_year_if_overdue and terms.maturity_on <= year_end:
-        overdue_from = max(terms.maturity_on, year_start)
-        written_off_before = terms.written_off_on is not None and (
-            terms.written_off_on <= overdue_from
-        )
-        overdue_all_year = (
-            not written_off_before and _balance_on(terms.principal, repayments, overdue_from) > 0
+    if rule.lose_year_if_overdue and maturity <= year_last:
+        overdue_from = max(maturity, year_first)
+        written_off_before = written_off is not None and written_off <= overdue_from
+        overdue_all_year = not written_off_before and (
+            to_fen(terms.principal) - sum(fen for day, fen in repaid if day <= overdue_from) > 0
         )
 
-    cuts = {first, stop, terms.maturity_on}
-    if terms.written_off_on:
-        cuts.add(terms.written_off_on)
-    cuts.update(day for day, _amount in repayments)
+    cuts = {first, stop, maturity}
+    if written_off is not None:
+        cuts.add(written_off)
+    cuts.update(day for day, _fen in repaid)
     for earlier in terms.earlier:
-        cuts.update(earlier.changes())
-    for posting in postings:
-        cuts.add(posting.period_start)
-        cuts.add(posting.period_end + ONE_DAY)
+        cuts.update(day.toordinal() for day in earlier.changes())
+    for period_first, period_last, _posting, _timely in periods_in:
+        cuts.add(period_first)
+        cuts.add(period_last + 1)
     cuts = sorted(day for day in cuts if first <= day <= stop)
 
-    on_time = {p.txn_id: p.on_time(rule.grace_days) for p in postings}
-    # Per posting: balance-days at the contract rate, and eligible base-days.
-    expected_bd = {p.txn_id: ZERO for p in postings}
-    eligible_bd = {p.txn_id: ZERO for p in postings}
-    unposted_bd = ZERO
-    above_quota_bd = ZERO  # (balance − base) × days on eligible days
-    eligible_balance_bd = ZERO  # balance × days on eligible days
-    days = {ELIGIBLE: 0, OVERDUE: 0, LATE: 0, WRITTEN_OFF: 0, UNREPORTED: 0}
-    runs = []
+    # The quota: none, the tier quota all year, or what the earlier loans
+    # leave of it day by day.
+    quota = terms.quota
+    quota_fen = None if quota is None else to_fen(quota)
+    quota_varies = quota is not None and bool(terms.earlier)
     least_quota = None
 
-    balance = _balance_on(terms.principal, repayments, first)
-    repaid_index = sum(1 for day, _amount in repayments if day <= first)
+    # Per posting: balance-days at the contract rate, and eligible base-days.
+    count_in = len(periods_in)
+    expected_bd = [0] * count_in
+    eligible_bd = [0] * count_in
+    unposted_bd = 0
+    above_quota_bd = 0  # (balance − base) × days on eligible days
+    eligible_balance_bd = 0  # balance × days on eligible days
+    days_eligible = days_overdue = days_late = days_written_off = days_unreported = 0
+    runs = []
+
     posting_index = 0
-    for start, end in zip(cuts, cuts[1:], strict=False):
-        while repaid_index < len(repayments) and repayments[repaid_index][0] <= start:
-            balance -= repayments[repaid_index][1]
+    start = cuts[0] if cuts else stop
+    for end in cuts[1:]:
+        while repaid_index < len(repaid) and repaid[repaid_index][0] <= start:
+            balance -= repaid[repaid_index][1]
             repaid_index += 1
         if balance <= 0:
+            start = end
             continue  # repaid: nothing accrues
-        while posting_index < len(postings) and postings[posting_index].period_end < start:
+        while posting_index < count_in and periods_in[posting_index][1] < start:
             posting_index += 1
-        posting = None
-        if posting_index < len(postings) and postings[posting_index].period_start <= start:
-            posting = postings[posting_index]
-        if terms.written_off_on is not None and start >= terms.written_off_on:
-            reason = WRITTEN_OFF
-        elif overdue_all_year or start >= terms.maturity_on:
-            reason = OVERDUE
-        elif posting is None:
-            reason = UNREPORTED
-        elif not on_time[posting.txn_id]:
-            reason = LATE
-        else:
-            reason = ELIGIBLE
-        count = (end - start).days
-        days[reason] += count
-        quota = terms.quota_on(start)
+        covering = -1
+        if posting_index < count_in and periods_in[posting_index][0] <= start:
+            covering = posting_index
+        count = end - start
+        if quota_varies:
+            quota = terms.quota_on(datetime.date.fromordinal(start))
+            quota_fen = to_fen(quota)
         if quota is None:
             base = balance
         else:
-            base = min(balance, quota)
-            least_quota = quota if least_quota is None else min(least_quota, quota)
+            base = balance if balance < quota_fen else quota_fen
+            least_quota = quota if least_quota is None or quota < least_quota else least_quota
         balance_days = balance * count
-        if reason != WRITTEN_OFF:
-            if posting is None:
+        if written_off is not None and start >= written_off:
+            reason = WRITTEN_OFF
+            days_written_off += count
+        else:
+            if covering < 0:
                 unposted_bd += balance_days
             else:
-                expected_bd[posting.txn_id] += balance_days
-        if reason == ELIGIBLE:
-            eligible_bd[posting.txn_id] += base * count
-            eligible_balance_bd += balance_days
-            above_quota_bd += (balance - base) * count
+                expected_bd[covering] += balance_days
+            if overdue_all_year or start >= maturity:
+                reason = OVERDUE
+                days_overdue += count
+            elif covering < 0:
+                reason = UNREPORTED
+                days_unreported += count
+            elif not periods_in[covering][3]:
+                reason = LATE
+                days_late += count
+            else:
+                reason = ELIGIBLE
+                days_eligible += count
+                eligible_bd[covering] += base * count
+                eligible_balance_bd += balance_days
+                above_quota_bd += (balance - base) * count
         if detail:
             runs.append(
                 DayRun(
-                    first=start,
-                    last=end - ONE_DAY,
-                    balance=balance,
+                    first=datetime.date.fromordinal(start),
+                    last=datetime.date.fromordinal(end - 1),
+                    balance=from_fen(balance),
                     quota=quota,
-                    base=base,
+                    base=from_fen(base),
                     reason=reason,
-                    txn_id=posting.txn_id if posting else None,
+                    txn_id=None if covering < 0 else periods_in[covering][2].txn_id,
                 )
             )
+        start = end
 
-    basis = rule.basis
+    # interest in fen = fen-days × rate / basis = fen-days × numerator / denominator
+    rate_numerator, rate_denominator = _fraction(terms.rate)
+    rate_denominator *= rule.basis
+    capped_numerator, capped_denominator = _fraction(terms.subsidised_rate)
+    capped_denominator *= rule.basis
     periods = []
     days_outside_year = 0
-    reported_total = expected_total = eligible_total = subsidised_total = paid_on_time = ZERO
-    for posting in postings:
+    reported_total = expected_total = eligible_total = subsidised_total = paid_on_time = 0
+    for index, (period_first, period_last, posting, timely) in enumerate(periods_in):
         # The share of the amount for the year's days, rounded cumulatively
         # so that the shares of a period across two years add up to it.
-        through = (min(posting.period_end, year_end) - posting.period_start).days + 1
-        before = max((year_start - posting.period_start).days, 0)
+        days = period_last - period_first + 1
+        through = min(period_last, year_last) - period_first + 1
+        before = max(year_first - period_first, 0)
         in_year = through - before
-        days_outside_year += posting.days - in_year
-        reported = _share(posting.amount, through, posting.days) - _share(
-            posting.amount, before, posting.days
-        )
-        expected = round_fen(expected_bd[posting.txn_id] * rate / basis)
-        timely = on_time[posting.txn_id]
-        eligible = round_fen(eligible_bd[posting.txn_id] * capped / basis) if timely else ZERO
-        subsidised = min(reported, eligible) if timely else ZERO
+        days_outside_year += days - in_year
+        amount = to_fen(posting.amount)
+        reported = _share(amount, through, days) - _share(amount, before, days)
+        expected = divide_half_up(expected_bd[index] * rate_numerator, rate_denominator)
+        if timely:
+            eligible = divide_half_up(eligible_bd[index] * capped_numerator, capped_denominator)
+            subsidised = reported if reported < eligible else eligible
+            paid_on_time += reported
+        else:
+            eligible = subsidised = 0
         periods.append(
             PeriodWorking(
                 posting=posting,
                 days_in_year=in_year,
                 on_time=timely,
-                reported=reported,
-                expected=expected,
-                eligible=eligible,
-                subsidised=subsidised,
+                reported=from_fen(reported),
+                expected=from_fen(expected),
+                eligible=from_fen(eligible),
+                subsidised=from_fen(subsidised),
             )
         )
         reported_total += reported
         expected_total += expected
         eligible_total += eligible
         subsidised_total += subsidised
-        if timely:
-            paid_on_time += reported
     if unposted_bd:
-        expected_total += round_fen(unposted_bd * rate / basis)
+        expected_total += divide_half_up(unposted_bd * rate_numerator, rate_denominator)
     if least_quota is None:
-        least_quota = terms.quota_on(first)
+        least_quota = terms.quota_on(datetime.date.fromordinal(first))
+    # Above the cap: fen-days × (rate − capped) / basis, over one denominator
+    # (each of the two denominators holds the basis once).
+    above_cap_numerator = rate_numerator * capped_denominator - capped_numerator * rate_denominator
+    above_cap_denominator = rate_denominator * capped_denominator
+    ratio_numerator, ratio_denominator = _fraction(rule.ratio)
 
     return LineWorking(
-        eligible_days=days[ELIGIBLE],
+        eligible_days=days_eligible,
         days_outside_year=days_outside_year,
-        days_overdue=days[OVERDUE],
-        days_late=days[LATE],
-        days_written_off=days[WRITTEN_OFF],
-        days_unreported=days[UNREPORTED],
-        reported_interest=reported_total,
-        expected_interest=expected_total,
-        eligible_interest=eligible_total,
-        interest_above_cap=round_fen(eligible_balance_bd * (rate - capped) / basis),
-        interest_above_quota=round_fen(above_quota_bd * capped / basis),
-        paid_on_time=paid_on_time,
-        subsidy=round_fen(subsidised_total * rule.ratio),
+        days_overdue=days_overdue,
+        days_late=days_late,
+        days_written_off=days_written_off,
+        days_unreported=days_unreported,
+        reported_interest=from_fen(reported_total),
+        expected_interest=from_fen(expected_total),
+        eligible_interest=from_fen(eligible_total),
+        interest_above_cap=from_fen(
+            divide_half_up(eligible_balance_bd * above_cap_numerator, above_cap_denominator)
+        ),
+        interest_above_quota=from_fen(
+            divide_half_up(above_quota_bd * capped_numerator, capped_denominator)
+        ),
+        paid_on_time=from_fen(paid_on_time),
+        subsidy=from_fen(divide_half_up(subsidised_total * ratio_numerator, ratio_denominator)),
         least_quota=least_quota,
         periods=tuple(periods),
         runs=tuple(runs),

@@ -9,14 +9,18 @@ nothing changed. The computation reads the ledger as it stood at the run's
 mid-way) writes exactly the same lines.
 """
 
-import csv
 import datetime
 import io
 import logging
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import (
+    EmptyResultSet,
+    ImproperlyConfigured,
+    PermissionDenied,
+    ValidationError,
+)
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.utils import timezone
@@ -300,31 +304,85 @@ def subsidy_run_compute_part(*, run_id: int, generation: int, township_id: int) 
 _COPY_NULL = r"\N"  # unlike an empty string, which a blank text field holds
 
 
-def _insert_lines(lines: list[SubsidyLine]) -> None:
+class ComputedLine(
+    namedtuple(
+        "ComputedLine",
+        [
+            "run_id",
+            "loan_id",
+            "township_id",
+            "county_id",
+            "generation",
+            "quota",
+            "subsidised_rate",
+            "eligible_days",
+            "days_outside_year",
+            "days_overdue",
+            "days_late",
+            "days_written_off",
+            "days_unreported",
+            "reported_interest",
+            "expected_interest",
+            "eligible_interest",
+            "interest_above_cap",
+            "interest_above_quota",
+            "subsidy",
+            "adjustment",
+            "amount_due",
+            "reconciliation_flag",
+        ],
+    )
+):
+    """A subsidy line computed and not yet stored: the values of the
+    SubsidyLine fields the computation sets, by their attribute names (the
+    others keep their defaults). A tuple, not a model instance, because a
+    province has a million of them and a model instance costs more to make
+    than the rule costs to apply."""
+
+    __slots__ = ()
+
+
+def _copy_template() -> str:
+    """One COPY text row of SubsidyLine with a ``%s`` for each value a
+    ComputedLine gives, in its order, and the other fields' defaults."""
+    given = set(ComputedLine._fields)
+    fields = [field for field in SubsidyLine._meta.concrete_fields if not field.primary_key]
+    order = [field.attname for field in fields if field.attname in given]
+    if order != list(ComputedLine._fields) or len(order) != len(given):
+        raise ImproperlyConfigured("ComputedLine does not follow SubsidyLine's fields")
+    cells = []
+    for field in fields:
+        if field.attname in given:
+            cells.append("%s")
+        else:
+            default = field.get_default()
+            cells.append(_COPY_NULL if default is None else str(default).replace("%", "%%"))
+    return "\t".join(cells) + "\n"
+
+
+def _insert_lines(lines: list[ComputedLine]) -> None:
     """Write the lines: on PostgreSQL with COPY, several times faster than
     INSERT for a township's thousands of rows; elsewhere in bulk."""
     if connection.vendor != "postgresql":
-        SubsidyLine.objects.bulk_create(lines, batch_size=500)
+        SubsidyLine.objects.bulk_create(
+            (SubsidyLine(**line._asdict()) for line in lines), batch_size=500
+        )
         return
-    fields = [field for field in SubsidyLine._meta.concrete_fields if not field.primary_key]
+    # Numbers and booleans only ("True" is a boolean to COPY): nothing to
+    # escape. The quota is the one value that may be NULL.
+    template = _copy_template()
+    quota = ComputedLine._fields.index("quota")
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for line in lines:
-        row = []
-        for field in fields:
-            value = getattr(line, field.attname)
-            if value is None:
-                row.append(_COPY_NULL)
-            elif isinstance(value, bool):
-                row.append("t" if value else "f")
-            else:
-                row.append(str(value))
-        writer.writerow(row)
+    buffer.writelines(
+        template % (line if line[quota] is not None else line._replace(quota=_COPY_NULL))
+        for line in lines
+    )
     buffer.seek(0)
+    fields = [field for field in SubsidyLine._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     table = connection.ops.quote_name(SubsidyLine._meta.db_table)
     with connection.cursor() as cursor:
-        copy = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '{_COPY_NULL}')"
+        copy = f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT text, NULL '{_COPY_NULL}')"
         cursor.cursor.copy_expert(copy, buffer)
 
 
@@ -423,12 +481,28 @@ class _CapRates:
         return None
 
 
+def _rows(queryset) -> list[tuple]:
+    """The rows of a ``values_list`` queryset as plain tuples. On PostgreSQL
+    its SQL runs on the bare cursor: psycopg2 already gives dates and
+    Decimals, and Django's row-by-row iteration costs more than the query
+    for the hundreds of thousands of rows of a part."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _ledger_as_of(loans, as_of):
     """Interest postings and principal repayments of ``loans`` that were
     posted by ``as_of`` and not reversed by then, grouped by loan; and the
     ids of the loans with any entry posted after each moment asked later."""
     reversed_by_then = LedgerEntry.objects.filter(reverses=OuterRef("pk"), posted_at__lte=as_of)
-    rows = (
+    rows = _rows(
         LedgerEntry.objects.filter(
             loan__in=loans,
             kind__in=[LedgerEntry.Kind.INTEREST, LedgerEntry.Kind.PRINCIPAL],
@@ -448,8 +522,9 @@ def _ledger_as_of(loans, as_of):
     )
     postings = defaultdict(list)
     repayments = defaultdict(list)
+    interest = LedgerEntry.Kind.INTEREST.value
     for loan_id, kind, txn_id, amount, start, end, due, paid in rows:
-        if kind == LedgerEntry.Kind.INTEREST:
+        if kind == interest:
             postings[loan_id].append(Posting(txn_id, start, end, due, paid, amount))
         else:
             repayments[loan_id].append((paid, amount))
@@ -467,6 +542,14 @@ _LOAN_FIELDS = (
     "application__quota",
     "application__household_id",
 )
+
+
+def _loan_rows(queryset) -> list[dict]:
+    """The loans of ``queryset`` as dicts of ``_LOAN_FIELDS``."""
+    return [
+        dict(zip(_LOAN_FIELDS, row, strict=True))
+        for row in _rows(queryset.values_list(*_LOAN_FIELDS))
+    ]
 
 
 def _loan_order(loan: dict):
@@ -523,21 +606,17 @@ def _compute_township(run: SubsidyRun, township_id: int):
     rule = _rule(programme)
     caps = _CapRates(programme)
     township_loans = Loan.objects.filter(programme=programme, township_id=township_id)
-    loans = list(
-        township_loans.filter(disbursed_on__lte=last)
-        .order_by("disbursed_on", "contract_no")
-        .values(*_LOAN_FIELDS)
+    loans = _loan_rows(
+        township_loans.filter(disbursed_on__lte=last).order_by("disbursed_on", "contract_no")
     )
     # The same households' loans booked in another township (a household
     # that moved) still use their quota first.
-    elsewhere = list(
+    elsewhere = _loan_rows(
         Loan.objects.filter(
             programme=programme,
             disbursed_on__lte=last,
             application__household__in=township_loans.values("application__household"),
-        )
-        .exclude(township_id=township_id)
-        .values(*_LOAN_FIELDS)
+        ).exclude(township_id=township_id)
     )
     loan_ids = [loan["pk"] for loan in loans]
     loan_filter = township_loans
@@ -559,6 +638,8 @@ def _compute_township(run: SubsidyRun, township_id: int):
     }
 
     adjustments = _adjustments(run, township_id, terms, rule, postings, repayments)
+    tolerance = programme.reconciliation_tolerance
+    no_entries = ()
     lines = []
     for loan_id in loan_ids:
         loan_terms = terms[loan_id]
@@ -567,45 +648,40 @@ def _compute_township(run: SubsidyRun, township_id: int):
             rule=rule,
             year_start=first,
             year_end=last,
-            postings=postings.get(loan_id, ()),
-            repayments=repayments.get(loan_id, ()),
+            postings=postings.get(loan_id, no_entries),
+            repayments=repayments.get(loan_id, no_entries),
         )
-        carried = adjustments.get(loan_id, [])
-        if not working.has_activity and not carried:
+        carried = adjustments.get(loan_id)
+        if not carried and not working.has_activity:
             continue
-        adjustment = sum((a.difference for a in carried), ZERO)
-        line = _line(run, loan_id, township_id, loan_terms, working, programme, adjustment)
-        lines.append(line)
-        for item in carried:
-            item.line = line
+        adjustment = sum((a.difference for a in carried), ZERO) if carried else ZERO
+        lines.append(
+            ComputedLine(
+                run.pk,
+                loan_id,
+                township_id,
+                run.county_id,
+                run.generation,
+                working.least_quota,
+                loan_terms.subsidised_rate,
+                working.eligible_days,
+                working.days_outside_year,
+                working.days_overdue,
+                working.days_late,
+                working.days_written_off,
+                working.days_unreported,
+                working.reported_interest,
+                working.expected_interest,
+                working.eligible_interest,
+                working.interest_above_cap,
+                working.interest_above_quota,
+                working.subsidy,
+                adjustment,
+                working.subsidy + adjustment,
+                not working.reconciles(tolerance),
+            )
+        )
     return lines, [item for items in adjustments.values() for item in items]
-
-
-def _line(run, loan_id, township_id, terms: LoanTerms, working: LineWorking, programme, adjustment):
-    return SubsidyLine(
-        run=run,
-        loan_id=loan_id,
-        township_id=township_id,
-        county_id=run.county_id,
-        generation=run.generation,
-        quota=working.least_quota,
-        subsidised_rate=terms.subsidised_rate,
-        eligible_days=working.eligible_days,
-        days_outside_year=working.days_outside_year,
-        days_overdue=working.days_overdue,
-        days_late=working.days_late,
-        days_written_off=working.days_written_off,
-        days_unreported=working.days_unreported,
-        reported_interest=working.reported_interest,
-        expected_interest=working.expected_interest,
-        eligible_interest=working.eligible_interest,
-        interest_above_cap=working.interest_above_cap,
-        interest_above_quota=working.interest_above_quota,
-        subsidy=working.subsidy,
-        adjustment=adjustment,
-        amount_due=working.subsidy + adjustment,
-        reconciliation_flag=not working.reconciles(programme.reconciliation_tolerance),
-    )
 
 
 def _adjustments(run, township_id, terms, rule, postings, repayments):
