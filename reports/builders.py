@@ -33,6 +33,8 @@ BUILDERS: dict[tuple[str, str], str] = {
     (Report.Kind.PAYOUT, Report.Format.PDF): "reports.payout_list:payout_pdf",
     (Report.Kind.PAYOUT, Report.Format.XLSX): "reports.payout_list:payout_xlsx",
     (Report.Kind.RUN_NOTICE, Report.Format.PDF): "reports.run_notice:run_notice_pdf",
+    (Report.Kind.CONSOLIDATED, Report.Format.PDF): "reports.consolidated:consolidated_pdf",
+    (Report.Kind.CONSOLIDATED, Report.Format.XLSX): "reports.consolidated:consolidated_xlsx",
 }
 
 

@@ -466,6 +466,8 @@ def county_charts(figures: CountyFigures) -> dict[str, str]:
 
 
 def _scope(report: Report) -> str:
+    if report.office_id:
+        return _("every county under %(office)s") % {"office": report.office.name}
     if report.township_id:
         return report.township.name
     return _("%(county)s, whole county") % {"county": report.county.name}
@@ -479,12 +481,13 @@ def _requester(report: Report) -> str:
 
 def generated_from(report: Report) -> str:
     """The line under the title: programme, as-of date, scope, who asked
-    and when (in the active language)."""
+    and when (in the active language). The county report's and the
+    office's consolidated report's alike."""
     return _(
         "Generated from: %(programme)s, as of %(as_of)s, %(scope)s; "
         "requested by %(user)s on %(requested_at)s."
     ) % {
-        "programme": report.programme,
+        "programme": report.programme or _("all programmes"),
         "as_of": date_filter(report.as_of, "DATE_FORMAT"),
         "scope": _scope(report),
         "user": _requester(report),
@@ -616,7 +619,7 @@ def _figure_columns() -> list[tuple[str, str, str, int]]:
     ]
 
 
-def _sheet_heading(sheet, heading: tuple[str, str], width: int) -> None:
+def sheet_heading(sheet, heading: tuple[str, str], width: int) -> None:
     """The title and what the file was generated from, above the table."""
     title, note = heading
     sheet.append([title])
@@ -628,7 +631,7 @@ def _sheet_heading(sheet, heading: tuple[str, str], width: int) -> None:
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=width)
 
 
-def _header(sheet) -> None:
+def style_header(sheet) -> None:
     for cell in sheet[TABLE_FIRST_ROW]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
@@ -652,9 +655,9 @@ def _table_sheet(
         (_("Share of households (%)"), "household_share"),
         (_("Share of principal (%)"), "principal_share"),
     ]
-    _sheet_heading(sheet, heading, len(label_headings) + len(figure_columns) + len(share_columns))
+    sheet_heading(sheet, heading, len(label_headings) + len(figure_columns) + len(share_columns))
     sheet.append(label_headings + [c[0] for c in figure_columns] + [c[0] for c in share_columns])
-    _header(sheet)
+    style_header(sheet)
     formats = (
         [None] * len(label_headings)
         + [number_format for _h, _a, number_format, _w in figure_columns]
@@ -701,9 +704,9 @@ def county_xlsx(report: Report, progress: Progress) -> Built:
         book.properties.title = title
         sheet = book.active
         sheet.title = _("Summary")
-        _sheet_heading(sheet, heading, 2)
+        sheet_heading(sheet, heading, 2)
         sheet.append([_("Figure"), _("Value")])
-        _header(sheet)
+        style_header(sheet)
         for name, attribute, number_format, _width in _figure_columns():
             sheet.append([name, getattr(figures.total, attribute)])
             sheet.cell(row=sheet.max_row, column=2).number_format = number_format

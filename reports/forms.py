@@ -1,11 +1,17 @@
 """The form that asks for a stored report (county report, payout list,
-notice): what the report is of; ``reports.services`` decides the rest."""
+notice; an office's consolidated report): what the report is of;
+``reports.services`` decides the rest.
+
+Every choice is the user's own: the programmes run in their counties, their
+runs, their county's townships; another county's id is a field error. An
+office above the county asks for its consolidated report alone, of one
+programme or of all."""
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
+from accounts.roles import OFFICE_ROLES, TOWNSHIP_BOUND_ROLES, counties_of, role_of
 from divisions.models import Division
 from loans.applications.forms import ProgrammeChoiceField
 from loans.models import Programme
@@ -49,18 +55,46 @@ class ReportRequestForm(forms.Form):
             data = data.copy()
             data["kind"], _sep, data["format"] = data["report"].partition(":")
         super().__init__(data, *args, **kwargs)
-        if role_of(user) in TOWNSHIP_BOUND_ROLES:
+        self.fields["programme"].queryset = Programme.objects.for_user(user).order_by(
+            "-year", "name"
+        )
+        kinds = self.fields["kind"]
+        role = role_of(user)
+        if role in OFFICE_ROLES:
+            kinds.choices = [(Report.Kind.CONSOLIDATED, Report.Kind.CONSOLIDATED.label)]
+            self.fields["programme"].empty_label = _("All programmes")
+            del self.fields["township"], self.fields["run"]
+            return
+        kinds.choices = [c for c in Report.Kind.choices if c[0] != Report.Kind.CONSOLIDATED]
+        self.fields["run"].queryset = SubsidyRun.objects.for_user(user).select_related("programme")
+        if role in TOWNSHIP_BOUND_ROLES:
             # Their own township, always (the service enforces it too).
             del self.fields["township"]
+        else:
+            self.fields["township"].queryset = Division.objects.filter(
+                level=Division.Level.TOWNSHIP, parent_id__in=counties_of(user)
+            ).order_by("code")
 
 
-def county_report_initial() -> dict:
-    """The latest active programme that has lent (next year's programme is
-    often set up, and active, before its first loan), on today's figures."""
-    active = Programme.objects.filter(is_active=True).order_by("-year", "name")
+def county_report_initial(user) -> dict:
+    """The latest active programme of the user's that has lent (next year's
+    programme is often set up, and active, before its first loan), on
+    today's figures."""
+    active = Programme.objects.for_user(user).filter(is_active=True).order_by("-year", "name")
     programme = active.filter(loans__isnull=False).distinct().first() or active.first()
     return {
         "kind": Report.Kind.COUNTY,
+        "format": Report.Format.PDF,
+        "programme": programme,
+        "as_of": timezone.localdate(),
+    }
+
+
+def consolidated_initial(programme: Programme | None) -> dict:
+    """The consolidated report of the programme the league table shows (all
+    programmes where it shows all), on today's figures, as PDF."""
+    return {
+        "kind": Report.Kind.CONSOLIDATED,
         "format": Report.Format.PDF,
         "programme": programme,
         "as_of": timezone.localdate(),

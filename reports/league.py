@@ -4,10 +4,18 @@ counties under a city or province side by side, one row each.
 The loan figures are the dashboard's own sums (``dashboard.loan_aggregates``)
 grouped by county, so a county's row is what its own dashboard shows; the
 subsidy figures are those of the lines of its runs that stand (computed,
-submitted, approved or paid), every year; the driven households those led by
-the borrowers (or the enterprises behind them) of the loans counted, as the
+submitted, approved or paid), every year over by the table's day, the paid
+ones those recorded paid by then; the driven households those led by the
+borrowers (or the enterprises behind them) of the loans counted, as the
 county report counts them. Four queries whatever the number of counties or
 loans; nothing here writes.
+
+The table stands at the end of a day: today on the page, any earlier day in
+the consolidated report (``reports.consolidated``), which adds its rows up
+by programme and borrower category from the same querysets
+(``counted_loans``, ``standing_lines``, ``line_aggregates``). A subsidy year
+cannot be computed before it is over nor a payment recorded for a day to
+come, so on today's page the day's conditions leave out nothing.
 """
 
 import datetime
@@ -61,7 +69,7 @@ COLUMNS: tuple[tuple[str, object], ...] = (
     ("loans", _("Loans")),
     ("principal", _("Principal disbursed (yuan)")),
     ("balance", _("Balance (yuan)")),
-    ("overdue_loans", _("Overdue loans")),
+    ("overdue_loans", _("Number of overdue loans")),
     ("overdue_rate", _("Overdue rate (%)")),
     ("interest_paid", _("Interest posted (yuan)")),
     ("subsidy_due", _("Subsidy due (yuan)")),
@@ -83,31 +91,65 @@ def league_programmes(*, user) -> list[Programme]:
     return list(Programme.objects.filter(pk__in=lent).order_by("-year", "name", "region_code"))
 
 
+def counted_loans(*, user, today: datetime.date, programme: Programme | None = None):
+    """The loans the table counts: the user's counties', disbursed by the
+    end of ``today``, of one programme or of all."""
+    loans = Loan.objects.for_user(user).filter(disbursed_on__lte=today).order_by()
+    return loans if programme is None else loans.filter(programme=programme)
+
+
+def years_over(today: datetime.date, *, run: str = "run__") -> Q:
+    """The runs (the lookup ``run`` to them) whose subsidy year is over by
+    the end of ``today``, whichever subsidy year their programme keeps
+    (``Programme.subsidy_year_bounds``: to 20 December, or to 31 December)."""
+    calendar = Q(**{run + "programme__subsidy_year": Programme.SubsidyYear.CALENDAR})
+    ended = {
+        # The last year over for each kind of subsidy year.
+        False: today.year if today >= datetime.date(today.year, 12, 20) else today.year - 1,
+        True: today.year if today >= datetime.date(today.year, 12, 31) else today.year - 1,
+    }
+    return (calendar & Q(**{run + "year__lte": ended[True]})) | (
+        ~calendar & Q(**{run + "year__lte": ended[False]})
+    )
+
+
+def standing_lines(*, user, today: datetime.date, programme: Programme | None = None):
+    """The subsidy lines the table counts: the user's counties', of runs
+    that stand and whose year is over by the end of ``today``."""
+    lines = (
+        SubsidyLine.objects.for_user(user)
+        .filter(run__state__in=RUNS_WITH_LINES)
+        .filter(years_over(today))
+        .order_by()
+    )
+    return lines if programme is None else lines.filter(run__programme=programme)
+
+
+def line_aggregates(today: datetime.date) -> dict:
+    """The subsidy sums of a row: due, paid (recorded paid by the end of
+    ``today``) and the lines that do not reconcile."""
+    paid = Q(payment=SubsidyLine.Payment.PAID, paid_on__lte=today)
+    return {
+        "due": Sum("amount_due"),
+        "paid": Sum("amount_due", filter=paid),
+        "exceptions": Count("pk", filter=EXCEPTION_Q),
+    }
+
+
 def county_league(
     *, user, today: datetime.date, programme: Programme | None = None
 ) -> list[CountyRow]:
     """One row per county in the user's scope (counties with no loans too),
     in the order of their codes; of one programme, or of all."""
     counties = list(Division.objects.filter(pk__in=counties_of(user)).order_by("code"))
-    loans = Loan.objects.for_user(user).filter(disbursed_on__lte=today)
-    lines = SubsidyLine.objects.for_user(user).filter(run__state__in=RUNS_WITH_LINES)
-    if programme is not None:
-        loans = loans.filter(programme=programme)
-        lines = lines.filter(run__programme=programme)
+    loans = counted_loans(user=user, today=today, programme=programme)
+    lines = standing_lines(user=user, today=today, programme=programme)
 
     by_loans = {
-        row["county"]: row
-        for row in loans.order_by().values("county").annotate(**loan_aggregates(today))
+        row["county"]: row for row in loans.values("county").annotate(**loan_aggregates(today))
     }
     by_lines = {
-        row["county"]: row
-        for row in lines.order_by()
-        .values("county")
-        .annotate(
-            due=Sum("amount_due"),
-            paid=Sum("amount_due", filter=Q(payment=SubsidyLine.Payment.PAID)),
-            exceptions=Count("pk", filter=EXCEPTION_Q),
-        )
+        row["county"]: row for row in lines.values("county").annotate(**line_aggregates(today))
     }
     driven = dict(
         DrivenHousehold.objects.for_user(user)

@@ -1,10 +1,13 @@
 """The offices above the county: the league table of their counties (sortable,
-as CSV or xlsx) and the drill-down into one county's dashboard.
+as CSV or xlsx), the drill-down into one county's dashboard, and the
+office's consolidated reports (``reports.consolidated``), asked for on the
+league page and watched and downloaded on pages of their own, as a county
+watches its reports (``views.detail_page`` and the rest).
 
-Both need ``reports.view_league``, which only the city and province offices
+All need ``reports.view_league``, which only the city and province offices
 hold; a county outside the office's city or province is 404, as another
-county's records are for everyone. What they show are figures: no person,
-no identifier.
+county's records are for everyone, and so is another office's report. What
+they show are figures: no person, no identifier.
 """
 
 import csv
@@ -12,10 +15,11 @@ import io
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
@@ -24,8 +28,10 @@ from accounts.roles import counties_of, office_of, within_county
 from common.money import yuan
 from divisions.models import Division
 
-from . import league
+from . import league, services, views
 from .charts import bar_chart
+from .forms import ReportRequestForm, consolidated_initial
+from .models import Report
 from .templatetags.dashboard_tags import (
     CHART_WIDTH,
     TEN_THOUSAND,
@@ -70,11 +76,29 @@ def _text(row: league.CountyRow, key: str) -> str:
     return "" if value is None else str(value)
 
 
-def _charts(rows: list[league.CountyRow]) -> list[Chart]:
+# More bars than this say nothing a reader can take in, and drawing them is
+# most of the page's time (matplotlib: over a second for 130 counties):
+# past it, each chart shows the largest counties by its first series.
+CHART_COUNTIES = 20
+
+
+def _largest(rows: list[league.CountyRow], key: str, title: str) -> tuple[list, str]:
+    if len(rows) <= CHART_COUNTIES:
+        return rows, title
+    largest = sorted(rows, key=lambda row: (-getattr(row, key), row.county.code))
+    shown = sorted(largest[:CHART_COUNTIES], key=lambda row: row.county.code)
+    return shown, _("%(chart)s (the %(count)s largest)") % {
+        "chart": title,
+        "count": CHART_COUNTIES,
+    }
+
+
+def _charts(all_rows: list[league.CountyRow]) -> list[Chart]:
+    rows, title = _largest(all_rows, "principal", _("Principal disbursed and balance by county"))
     names = [row.county.name for row in rows]
     principal = Chart(
         key="league-principal",
-        title=_("Principal disbursed and balance by county"),
+        title=title,
         svg=bar_chart(
             title="",
             labels=names,
@@ -90,9 +114,11 @@ def _charts(rows: list[league.CountyRow]) -> list[Chart]:
         headers=(_("County"), _("Principal (yuan)"), _("Balance (yuan)")),
         rows=[ChartRow(row.county.name, (yuan(row.principal), yuan(row.balance))) for row in rows],
     )
+    rows, title = _largest(all_rows, "subsidy_due", _("Subsidy due and paid by county"))
+    names = [row.county.name for row in rows]
     subsidy = Chart(
         key="league-subsidy",
-        title=_("Subsidy due and paid by county"),
+        title=title,
         svg=bar_chart(
             title="",
             labels=names,
@@ -167,10 +193,18 @@ def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
     return response
 
 
+# The office's latest consolidated reports shown under the table.
+RECENT_REPORTS = 10
+
+
 @login_required
 @permission_required("reports.view_league", raise_exception=True)
 def league_table(request):
     """The counties under the office, one row each, with a total row."""
+    return _render_league(request)
+
+
+def _render_league(request, *, form=None, status=200):
     office = office_of(request.user)
     if office is None:
         raise Http404
@@ -212,10 +246,17 @@ def league_table(request):
             }
         )
     keys = [key for key, _text in league.COLUMNS]
+    if form is None:
+        form = ReportRequestForm(user=request.user, initial=consolidated_initial(programme))
     return render(
         request,
         "reports/league.html",
         {
+            "form": form,
+            "formats": Report.Format.choices,
+            "reports": services.office_reports_for(request.user).select_related("requested_by")[
+                :RECENT_REPORTS
+            ],
             "office": office,
             "today": today,
             "programmes": programmes,
@@ -228,6 +269,7 @@ def league_table(request):
                 {**base, "sort": sort, "order": "desc" if descending else "asc"}
             ),
         },
+        status=status,
     )
 
 
@@ -253,3 +295,41 @@ def county_dashboard(request, code: str):
         "reports/county_dashboard.html",
         {"drilled": county, "office": office_of(request.user), **context},
     )
+
+
+# --- The consolidated report ---------------------------------------------------------
+
+
+@login_required
+@permission_required("reports.view_league", raise_exception=True)
+@require_POST
+def office_report_request(request):
+    """Queue the office's consolidated report (or find the one being
+    generated) and show its page; errors go back to the league page's
+    form, nothing changed."""
+    return views.ask_for_report(request, detail="reports:office-report", on_error=_render_league)
+
+
+def _get_office_report(request, pk: int) -> Report:
+    return get_object_or_404(services.office_reports_for(request.user), pk=pk)
+
+
+@login_required
+@permission_required("reports.view_league", raise_exception=True)
+def office_report_detail(request, pk: int):
+    report = _get_office_report(request, pk)
+    return views.detail_page(
+        request, report, urls=views.report_urls(report, office=True), may_request=True
+    )
+
+
+@login_required
+@permission_required("reports.view_league", raise_exception=True)
+def office_report_progress(request, pk: int):
+    return views.progress_answer(_get_office_report(request, pk))
+
+
+@login_required
+@permission_required("reports.view_league", raise_exception=True)
+def office_report_download(request, pk: int):
+    return views.download_answer(request, _get_office_report(request, pk))

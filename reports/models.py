@@ -2,7 +2,10 @@
 from, and how far its generation has got.
 
 One row per report the county can ask for (a kind, a format, and what it is
-of: programme and date, or subsidy run; the whole county or one township).
+of: programme and date, or subsidy run; the whole county or one township),
+and per consolidated report an office above the county asks for over its
+counties (``Kind.CONSOLIDATED``: its ``office``, a city or province, in place
+of the county it would otherwise carry; see ``reports.consolidated``).
 Asking again regenerates it in place: the new file replaces the old one and
 the row records the new request (who, when). The file itself states what it
 was generated from, so a printed copy can be traced too.
@@ -12,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from divisions.models import county_field
+from divisions.models import Division, county_field
 
 
 class Report(models.Model):
@@ -20,6 +23,7 @@ class Report(models.Model):
         COUNTY = "county", _("County programme report")
         PAYOUT = "payout", _("Subsidy payout list")
         RUN_NOTICE = "run_notice", _("Public notice of the subsidy")
+        CONSOLIDATED = "consolidated", _("Consolidated report of the counties")
 
     class Format(models.TextChoices):
         PDF = "pdf", "PDF"
@@ -60,7 +64,20 @@ class Report(models.Model):
         blank=True,
         help_text=_("Empty for the whole county."),
     )
-    county = county_field()
+    # A county's report carries its county, as every large record does; an
+    # office's consolidated report spans several and carries the office's
+    # city or province instead (never both: see the constraint).
+    county = county_field(null=True, blank=True)
+    office = models.ForeignKey(
+        Division,
+        verbose_name=_("office"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        editable=False,
+        limit_choices_to={"level__in": (Division.Level.CITY, Division.Level.PROVINCE)},
+    )
     state = models.CharField(_("state"), max_length=10, choices=State.choices)
     generation = models.PositiveIntegerField(_("generation"), default=0, editable=False)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
@@ -93,6 +110,16 @@ class Report(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(progress__lte=100), name="report_progress_at_most_100"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind="consolidated", county__isnull=True, office__isnull=False)
+                    | (
+                        ~models.Q(kind="consolidated")
+                        & models.Q(county__isnull=False, office__isnull=True)
+                    )
+                ),
+                name="report_of_a_county_or_an_office",
             ),
         ]
 

@@ -1,7 +1,9 @@
 """Asking for a stored report, and generating it in the background.
 
 ``report_request`` checks who may ask for what, finds the report's row by
-what it is of (its key) and queues its generation; asking again while it is
+what it is of (its key) and queues its generation (a county's reports, of
+the county or one township; an office's consolidated report, of its
+counties: ``reports.consolidated``); asking again while it is
 being generated returns the same row, asking again later regenerates it in
 place. ``report_generate`` is the Celery task's body: it builds the file
 (``reports.builders``), stores it, and deletes the previous file only once
@@ -28,12 +30,15 @@ from accounts.roles import (
     TOWNSHIP_BOUND_ROLES,
     counties_of,
     county_of,
+    office_of,
     require_county,
+    require_permission,
     require_township,
     role_of,
     township_of,
 )
 from common import queue
+from loans.models import Programme
 from subsidies.models import SubsidyRun
 
 from .builders import BUILDERS, builder_for
@@ -57,21 +62,27 @@ STALE_AFTER = datetime.timedelta(minutes=30)
 PROGRESS_INTERVAL = 0.5
 
 
-def report_key(*, kind, format, county, programme=None, run=None, as_of=None, township=None) -> str:
-    parts = [kind, format, f"c{county.pk}"]
+def report_key(
+    *, kind, format, county=None, office=None, programme=None, run=None, as_of=None, township=None
+) -> str:
+    """What a report is of, as its row's unique key: a county's (``c``) or
+    an office's (``o``); an office's report of all programmes has no ``p``."""
+    parts = [kind, format, f"c{county.pk}" if county is not None else f"o{office.pk}"]
     if programme is not None:
         parts.append(f"p{programme.pk}")
     if run is not None:
         parts.append(f"r{run.pk}")
     if as_of is not None:
         parts.append(as_of.isoformat())
-    parts.append(f"t{township.pk}" if township is not None else "county")
+    if county is not None:
+        parts.append(f"t{township.pk}" if township is not None else "county")
     return ":".join(parts)
 
 
 def reports_for(user):
     """The stored reports ``user`` may see: a township officer those of
-    their own township only, county-wide roles all."""
+    their own township only, county-wide roles all. An office's reports
+    carry no county and are never among them (``office_reports_for``)."""
     if not user.has_perm("reports.view_report"):
         return Report.objects.none()
     queryset = Report.objects.select_related("programme", "run__programme", "township").filter(
@@ -81,6 +92,18 @@ def reports_for(user):
         return queryset
     township = township_of(user)
     return queryset.filter(township=township) if township else Report.objects.none()
+
+
+def office_reports_for(user):
+    """The consolidated reports an office above the county may see: its own
+    office's (a city's, not its neighbour's nor its province's); none for
+    anyone else."""
+    office = office_of(user)
+    if office is None or not user.has_perm("reports.view_league"):
+        return Report.objects.none()
+    return Report.objects.select_related("programme", "office").filter(
+        kind=Kind.CONSOLIDATED, office=office
+    )
 
 
 def _county_wide(user) -> bool:
@@ -106,9 +129,10 @@ def _check(kind, format, programme, run, as_of) -> None:
             _("%(report)s is not available as %(format)s.")
             % {"report": Kind(kind).label, "format": Report.Format(format).label}
         )
-    if kind == Kind.COUNTY:
+    if kind in (Kind.COUNTY, Kind.CONSOLIDATED):
         errors = {}
-        if programme is None:
+        # An office's report may be of every programme its counties run.
+        if programme is None and kind == Kind.COUNTY:
             errors["programme"] = _("Choose the programme.")
         if as_of is None:
             errors["as_of"] = _("Give the date the figures are to stand at.")
@@ -126,26 +150,50 @@ def _check(kind, format, programme, run, as_of) -> None:
         )
 
 
+def _check_programme(actor, programme) -> None:
+    """A programme none of the actor's counties runs is a field error."""
+    if programme is None:
+        return
+    if not Programme.objects.for_user(actor).filter(pk=programme.pk).exists():
+        raise ValidationError(
+            {"programme": _("This programme is not run in any of your counties.")}
+        )
+
+
 def report_request(
     *, actor, kind, format, programme=None, run=None, as_of=None, township=None
 ) -> Report:
-    """Queue the generation of a report, or return the one being generated."""
-    if not actor.has_perm("reports.request_report"):
-        raise PermissionDenied
-    county = county_of(actor)
-    if county is None:
-        raise PermissionDenied
-    township = _scope(actor, township)
-    if township is not None:
-        require_township(actor, township.pk)
-    if run is not None:
-        require_county(actor, run.county_id)
-        programme = None
+    """Queue the generation of a report, or return the one being generated.
+
+    A county's reports need ``reports.request_report`` and are of the
+    actor's county; the consolidated report needs ``reports.view_league``
+    (the offices above the county alone hold it) and is of the actor's
+    office: of every county under it, never of a township or a run."""
+    county = office = None
+    if kind == Kind.CONSOLIDATED:
+        require_permission(actor, "reports.view_league")
+        office = office_of(actor)
+        if office is None:
+            raise PermissionDenied
+        township = run = None
+    else:
+        require_permission(actor, "reports.request_report")
+        county = county_of(actor)
+        if county is None:
+            raise PermissionDenied
+        township = _scope(actor, township)
+        if township is not None:
+            require_township(actor, township.pk)
+        if run is not None:
+            require_county(actor, run.county_id)
+            programme = None
+    _check_programme(actor, programme)
     _check(kind, format, programme, run, as_of)
     key = report_key(
         kind=kind,
         format=format,
         county=county,
+        office=office,
         programme=programme,
         run=run,
         as_of=as_of,
@@ -163,6 +211,7 @@ def report_request(
                 "as_of": as_of,
                 "township": township,
                 "county": county,
+                "office": office,
                 "state": State.QUEUED,
                 "requested_by": actor,
                 "requested_at": now,
@@ -244,7 +293,7 @@ def report_generate(*, report_id: int, generation: int) -> None:
     if not started:
         return  # asked for again since, or already finished
     report = Report.objects.select_related(
-        "programme", "run__programme", "township", "requested_by"
+        "programme", "run__programme", "township", "county", "office", "requested_by"
     ).get(pk=report_id)
     try:
         built = builder_for(report.kind, report.format)(
@@ -293,7 +342,10 @@ def file_name(report: Report) -> str:
         parts.append(f"programme{report.programme_id}")
     if report.as_of:
         parts.append(report.as_of.isoformat())
-    parts.append(report.township.code if report.township_id else "county")
+    if report.office_id:
+        parts.append(report.office.code)
+    else:
+        parts.append(report.township.code if report.township_id else "county")
     return "-".join(parts) + "." + report.format
 
 
@@ -302,15 +354,21 @@ def download_name(report: Report) -> str:
     scope and date, in Chinese."""
     if report.run_id:
         what = f"{report.run.programme.region_name}{report.run.programme.name}{report.run.year}年"
+    elif report.office_id:
+        # 普洱市振兴贷2025工作情况汇总表, or 普洱市各项目... for all programmes.
+        programme = report.programme
+        what = report.office.name + (f"{programme.name}{programme.year}" if programme else "各项目")
     else:
         what = f"{report.programme.region_name}{report.programme.name}{report.programme.year}"
     title = {
         Kind.COUNTY: "工作情况统计表",
         Kind.PAYOUT: "贴息资金拨付明细表",
         Kind.RUN_NOTICE: "贴息公示",
+        Kind.CONSOLIDATED: "工作情况汇总表",
     }[report.kind]
     scope = report.township.name if report.township_id else ""
-    day = f"（截至{report.as_of:%Y%m%d}）" if report.kind == Kind.COUNTY and report.as_of else ""
+    dated = report.kind in (Kind.COUNTY, Kind.CONSOLIDATED)
+    day = f"（截至{report.as_of:%Y%m%d}）" if dated and report.as_of else ""
     return f"{what}{title}{scope}{day}.{report.format}"
 
 

@@ -2,7 +2,10 @@
 
 Who may see a report is ``services.reports_for`` (a township officer their
 own township's only); every download of a report that lists people with
-their identifiers is logged (``services.IDENTIFYING_KINDS``).
+their identifiers is logged (``services.IDENTIFYING_KINDS``). The offices
+above the county ask for, watch and download their consolidated reports on
+pages of their own (``league_views``), which show a report with the same
+functions as here (``detail_page``, ``progress_answer``, ``download_answer``).
 """
 
 from django.contrib import messages
@@ -10,6 +13,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -30,7 +34,7 @@ def _render_list(request, *, form=None, status=200):
         reports = reports.filter(kind=kind)
     may_request = request.user.has_perm("reports.request_report")
     if form is None and may_request:
-        form = ReportRequestForm(user=request.user, initial=county_report_initial())
+        form = ReportRequestForm(user=request.user, initial=county_report_initial(request.user))
     return render(
         request,
         "reports/list.html",
@@ -56,6 +60,12 @@ def report_list(request):
 def report_request_view(request):
     """Queue a report (or find the one being generated) and show its page;
     errors go back to the form, nothing changed."""
+    return ask_for_report(request, detail="reports:detail", on_error=_render_list)
+
+
+def ask_for_report(request, *, detail: str, on_error):
+    """The form's report asked for, then its page (``detail``); a bad form
+    or a refusal of the service goes back through ``on_error`` with 400."""
     form = ReportRequestForm(request.POST, user=request.user)
     if form.is_valid():
         try:
@@ -67,36 +77,43 @@ def report_request_view(request):
                 request,
                 _("%(report)s has been asked for.") % {"report": report.get_kind_display()},
             )
-            return redirect("reports:detail", pk=report.pk)
-    return _render_list(request, form=form, status=400)
+            return redirect(detail, pk=report.pk)
+    return on_error(request, form=form, status=400)
 
 
 def _get_report(request, pk: int) -> Report:
     return get_object_or_404(services.reports_for(request.user), pk=pk)
 
 
-@login_required
-@permission_required("reports.view_report", raise_exception=True)
-def report_detail(request, pk: int):
-    report = _get_report(request, pk)
+def report_urls(report: Report, *, office: bool = False) -> dict[str, str]:
+    """Where a report's page links to: a county's reports pages, or an
+    office's (``league_views``)."""
+    prefix = "reports:office-" if office else "reports:"
+    return {
+        "list": reverse("reports:league" if office else "reports:list"),
+        "request": reverse(prefix + "request"),
+        "progress": reverse(prefix + "progress", args=[report.pk]),
+        "download": reverse(prefix + "download", args=[report.pk]),
+    }
+
+
+def detail_page(request, report: Report, *, urls: dict[str, str], may_request: bool):
     return render(
         request,
         "reports/detail.html",
         {
             "report": report,
+            "urls": urls,
             "stale": services.is_stale(report),
-            "may_request": request.user.has_perm("reports.request_report"),
+            "may_request": may_request,
             "download_name": services.download_name(report),
             "identifying": report.kind in services.IDENTIFYING_KINDS,
         },
     )
 
 
-@login_required
-@permission_required("reports.view_report", raise_exception=True)
-def report_progress(request, pk: int):
+def progress_answer(report: Report) -> JsonResponse:
     """The generation's progress for the page's bar (progress.js)."""
-    report = _get_report(request, pk)
     return JsonResponse(
         {
             "state": report.state,
@@ -110,10 +127,7 @@ def report_progress(request, pk: int):
     )
 
 
-@login_required
-@permission_required("reports.view_report", raise_exception=True)
-def report_download(request, pk: int):
-    report = _get_report(request, pk)
+def download_answer(request, report: Report) -> FileResponse:
     if report.state != Report.State.DONE or not report.file:
         raise Http404(_("This report has no file yet."))
     try:
@@ -133,6 +147,30 @@ def report_download(request, pk: int):
         filename=services.download_name(report),
         content_type=CONTENT_TYPES[report.format],
     )
+
+
+@login_required
+@permission_required("reports.view_report", raise_exception=True)
+def report_detail(request, pk: int):
+    report = _get_report(request, pk)
+    return detail_page(
+        request,
+        report,
+        urls=report_urls(report),
+        may_request=request.user.has_perm("reports.request_report"),
+    )
+
+
+@login_required
+@permission_required("reports.view_report", raise_exception=True)
+def report_progress(request, pk: int):
+    return progress_answer(_get_report(request, pk))
+
+
+@login_required
+@permission_required("reports.view_report", raise_exception=True)
+def report_download(request, pk: int):
+    return download_answer(request, _get_report(request, pk))
 
 
 CONTENT_TYPES = {

@@ -232,6 +232,31 @@ def _stored_report(cast, *, kind, fmt, township=None, programme=None, run=None) 
     return report
 
 
+def _office_report(cast) -> Report:
+    """The city's consolidated report of all programmes, as the task leaves
+    it, with a small stand-in file."""
+    office = cast.city.profile.office
+    now = timezone.now()
+    report = Report(
+        key=report_key(
+            kind=Report.Kind.CONSOLIDATED, format=Report.Format.PDF, office=office, as_of=TODAY
+        ),
+        office=office,
+        kind=Report.Kind.CONSOLIDATED,
+        format=Report.Format.PDF,
+        as_of=TODAY,
+        state=Report.State.DONE,
+        progress=100,
+        requested_by=cast.city,
+        requested_at=now,
+        finished_at=now,
+        row_count=1,
+    )
+    report.file.save("consolidated.pdf", ContentFile(b"%PDF-1.4 stand-in"), save=False)
+    report.save()
+    return report
+
+
 def build_world() -> SimpleNamespace:
     cast = make_cast()
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code=MOJIANG)
@@ -333,6 +358,7 @@ def build_world() -> SimpleNamespace:
         run=run,
         county_report=county_report,
         payout_report=payout_report,
+        office_report=_office_report(cast),
         api_key=api_key,
         key=key,
         industry=Industry.objects.get(name=PIG),
@@ -525,6 +551,12 @@ EXPECTED: dict[str, tuple] = {
     # county's dashboard (of a county under them: Mojiang, under both).
     "reports:league": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN),
     "reports:county-dashboard": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN),
+    # The offices' consolidated reports: asked for by the offices alone; the
+    # world's is the city's, which the province does not see (it has its own).
+    "reports:office-request": (403, 403, 403, 403, 403, 403, 405, 405, LOGIN),
+    "reports:office-report": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN),
+    "reports:office-progress": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN),
+    "reports:office-download": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN),
 }
 
 # The arguments of each URL that takes some, from one township's half of
@@ -571,6 +603,9 @@ ARGS = {
     "coop_keys:revoke": lambda w, s: [w.api_key.pk],
     "history:export": lambda w, s: ["csv"],
     "reports:county-dashboard": lambda w, s: [w.cast.county_division.code],
+    "reports:office-report": lambda w, s: [w.office_report.pk],
+    "reports:office-progress": lambda w, s: [w.office_report.pk],
+    "reports:office-download": lambda w, s: [w.office_report.pk],
 }
 
 # What a role that may not act POSTs: what a role that may would send, so
@@ -608,6 +643,10 @@ BODIES = {
         "kind": Report.Kind.COUNTY,
         "format": Report.Format.PDF,
         "programme": w.programme.pk,
+        "as_of": "2025-12-31",
+    },
+    "reports:office-request": lambda w, s: {
+        "report": "consolidated:pdf",
         "as_of": "2025-12-31",
     },
     "api:loans": lambda w, s: {

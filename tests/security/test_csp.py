@@ -17,6 +17,8 @@ TEMPLATES = ROOT / "templates"
 # Rendered to PDF by WeasyPrint, never served as a page.
 PDF_TEMPLATES = {
     "loans/notices/pdf.html",
+    "reports/_figures_style.html",
+    "reports/consolidated.html",
     "reports/county.html",
     "reports/payout_list.html",
     "reports/run_notice.html",
