@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_KEY = "k7#Qz!v2$Lw9@Rt4^Xp8&Nm3*Hs6(Jd1)Fb5_Gc0+Ye7=Ua2-Wq9~Zi4"
 
@@ -117,3 +119,21 @@ def test_production_cookies_are_secure_and_hsts_is_a_year():
 
 def test_the_session_idle_time_comes_from_the_environment():
     assert settings_value("settings.SESSION_COOKIE_AGE", SESSION_IDLE_SECONDS="600") == "600"
+
+
+def test_postgresql_connections_are_made_without_jit():
+    # The startup option, unless DATABASE_JIT asks for PostgreSQL's own default.
+    url = "postgres://postgres@127.0.0.1:5432/postgres"
+    options = 'settings.DATABASES["default"].get("OPTIONS", {}).get("options")'
+    assert settings_value(options, DATABASE_URL=url) == "-c jit=off"
+    assert settings_value(options, DATABASE_URL=url, DATABASE_JIT="true") == "None"
+    assert settings_value(options, DATABASE_URL="sqlite:////tmp/x.sqlite3") == "None"
+
+
+@pytest.mark.postgres
+def test_the_test_database_connection_has_jit_off(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

@@ -121,6 +121,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
     "DISABLE_SERVER_SIDE_CURSORS", default=False
 )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not env.bool(
+    "DATABASE_JIT", default=False
+):
+    # PostgreSQL compiles (JIT) every statement it costs above jit_above_cost;
+    # the sums of the dashboards and the league table cost that much, and
+    # compiling them takes longer than running them (bench/README.md: the
+    # league page 4.0 s with JIT, 2.4 s without). Behind PgBouncer, which
+    # ignores this startup option, set jit = off in postgresql.conf.
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = (options.get("options", "") + " -c jit=off").strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
