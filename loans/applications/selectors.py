@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import TOWNSHIP_BOUND_ROLES, Role, may_act_in_township, township_q
+from accounts.roles import TOWNSHIP_BOUND_ROLES, Role, may_act_in_township, scope_q
 from accounts.scoping import divisions_for
 from beneficiaries.models import Borrower
 from divisions.models import Division
@@ -273,8 +273,13 @@ def application_steps(*, user, application: Application) -> list[Step]:
 
 
 def entry_scope(user, prefix: str = "") -> Q:
-    """Confines notice entries (through ``prefix``) to the user's township."""
-    return township_q(user, prefix + "application__township_id")
+    """Confines notice entries (through ``prefix``) to the user's county
+    and, for a township officer, their township."""
+    return scope_q(
+        user,
+        county=prefix + "application__county_id",
+        township=(prefix + "application__township_id",),
+    )
 
 
 def notices_for_list(*, user):
@@ -286,7 +291,8 @@ def notices_for_list(*, user):
         entries__objections__isnull=False, entries__objections__resolved_at__isnull=True
     )
     return (
-        PublicNotice.objects.filter(scope)
+        PublicNotice.objects.for_user(user)
+        .filter(scope)
         .select_related("programme")
         .annotate(
             entry_count=Count("entries", filter=scope, distinct=True),
@@ -305,7 +311,8 @@ def notices_for_list(*, user):
 def notice_for_user(*, user, pk: int) -> PublicNotice | None:
     """The notice if it holds an entry the user may see, else None."""
     return (
-        PublicNotice.objects.filter(entry_scope(user, "entries__"))
+        PublicNotice.objects.for_user(user)
+        .filter(entry_scope(user, "entries__"))
         .select_related("programme", "created_by")
         .filter(pk=pk)
         .distinct()

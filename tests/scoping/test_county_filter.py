@@ -88,7 +88,6 @@ KNOWN_GAPS = {
     },
     "borrowers:list": {"beneficiaries_household"},
     "loans:list": {"loans_ledgerentry"},
-    "notices:list": {"loans_application"},
     "reports:list": {"loans_loan"},
     "api:loans": {"loans_ledgerentry"},
     "subsidy run": {

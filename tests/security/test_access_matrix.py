@@ -7,7 +7,10 @@ permissions of ``accounts/roles.py``, never read back from the views. A URL
 name added to the project without a row here fails
 ``test_every_url_name_has_a_row``. The table's records are township a's;
 township a's officer asking for township b's gets what the table gives
-township b's officer for township a's (404). Roles that may not act also
+township b's officer for township a's (404). Three columns are another
+county's (宁洱): its office, a township officer and its co-op's key, on
+Mojiang's records: 404 wherever a record is Mojiang's, their own county's
+answer elsewhere. Roles that may not act also
 POST to every URL (an empty or minimal body) and get the same refusal, with
 no row of the database changed; roles that pass a POST-only view's
 decorators but may not act there (``REFUSED_POSTS``) are refused by the
@@ -25,7 +28,8 @@ of a household of their own, with valid ID, mobile and account numbers:
   with an objection recorded against it;
 * one whose application is only submitted;
 
-and an enterprise, and stored reports of each township and of the county.
+and an enterprise, and stored reports of each township and of the county;
+and 宁洱's accounts, its co-op and a key of that co-op reaching 宁洱 alone.
 """
 
 import datetime
@@ -46,16 +50,19 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
-from accounts.roles import Role, role_of, township_of
+from accounts.roles import Role, counties_of, role_of, township_of
+from accounts.services import user_create
 from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, Enterprise, Household, Industry
 from beneficiaries.registry.services import borrower_create, enterprise_create, household_create
 from common.masking import mask_phone, mask_resident_id
+from divisions.models import Division
+from divisions.services import divisions_load
 from loans.applications.services import application_submit, application_transition
-from loans.keys.services import api_key_issue
+from loans.keys.services import api_key_issue, credit_coop_save
 from loans.ledger.interest import expected_schedule
 from loans.ledger.services import ledger_post_interest, loan_create
-from loans.models import Application, Loan, LprRate, NoticeEntry, Programme
+from loans.models import ApiKey, Application, Loan, LprRate, NoticeEntry, Programme
 from loans.notices.services import notice_publish, notices_release_due, objection_record
 from reports.models import Report
 from reports.services import report_key
@@ -63,7 +70,7 @@ from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
 from subsidies.payout.services import payment_batch_issue
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.beneficiaries.factories import mobile, resident_id
-from tests.conftest import MOJIANG, make_cast
+from tests.conftest import MOJIANG, PASSWORD, make_cast
 from tests.loans.conftest import mojiang_coop
 from zhenxingdai.celery import app as celery_app
 
@@ -76,6 +83,7 @@ D = datetime.date
 TODAY = D(2025, 3, 1)
 AFTER_2025 = D(2026, 1, 5)
 BANK = "墨江哈尼族自治县农村信用合作联社"
+NINGER = "530821"  # 宁洱哈尼族彝族自治县, beside Mojiang in 普洱市
 State = Application.State
 PIG = "生猪"
 
@@ -257,8 +265,28 @@ def _office_report(cast) -> Report:
     return report
 
 
+def _other_county(cast) -> tuple[ApiKey, str]:
+    """宁洱's county office, a township officer of 宁洱 and its co-op's
+    account (added to the cast as other_county, other_officer, other_coop),
+    and a key of 宁洱's co-op reaching 宁洱 alone."""
+    ninger = divisions_load(counties=[NINGER]).county
+    township = Division.objects.townships().filter(parent=ninger).order_by("code").first()
+    cast.other_county = user_create(
+        username="ninger-county", password=PASSWORD, role=Role.COUNTY, county=ninger
+    )
+    cast.other_officer = user_create(
+        username="ninger-township", password=PASSWORD, role=Role.TOWNSHIP, township=township
+    )
+    cast.other_coop = user_create(
+        username="ninger-coop", password=PASSWORD, role=Role.COOP, county=ninger
+    )
+    coop = credit_coop_save(code="NINGER-RCC", name="宁洱县农村信用合作联社", counties=[ninger])
+    return api_key_issue(actor=cast.other_county, user=cast.other_coop, coop=coop)
+
+
 def build_world() -> SimpleNamespace:
     cast = make_cast()
+    _other_api_key, other_key = _other_county(cast)
     programme = Programme.objects.get(name="振兴贷", year=2025, region_code=MOJIANG)
     coop = mojiang_coop()
     officers = {"a": cast.township_officer_a, "b": cast.township_officer_b}
@@ -361,6 +389,7 @@ def build_world() -> SimpleNamespace:
         office_report=_office_report(cast),
         api_key=api_key,
         key=key,
+        other_key=other_key,
         industry=Industry.objects.get(name=PIG),
         lpr=LprRate.objects.order_by("pk").first(),
     )
@@ -414,6 +443,11 @@ ROLES = (
     "city",
     "province",
     "anonymous",
+    # The office, a township officer and the co-op of another county (宁洱),
+    # asking for Mojiang's records.
+    "other_county",
+    "other_officer",
+    "other_coop",
 )
 
 # Left out of the table, each for its reason:
@@ -436,22 +470,35 @@ EXCLUDED = {
 #
 #   county  twp_a  twp_b  coop  finance  auditor  city  province  anonymous
 EXPECTED: dict[str, tuple] = {
-    "home": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
+    "home": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN, 200, 200, 200),
     # Divisions: every role reads them; the county office adds and renames.
-    "divisions:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
-    "divisions:township": (200, 200, 404, 200, 200, 200, 200, 200, LOGIN),
-    "divisions:add": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "divisions:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "divisions:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN, 200, 200, 200),
+    "divisions:township": (200, 200, 404, 200, 200, 200, 200, 200, LOGIN, 404, 404, 404),
+    "divisions:add": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 404, 403, 403),
+    "divisions:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 404, 403, 403),
     # The borrower registry: not the co-op; the finance bureau reads.
-    "borrowers:list": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
-    "borrowers:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
-    "borrowers:detail": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
-    "borrowers:edit": (200, 200, 404, 403, 403, 403, 403, 403, LOGIN),
-    "borrowers:driven_household_add": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN),
+    "borrowers:list": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 200, 200, 403),
+    "borrowers:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN, 200, 200, 403),
+    "borrowers:detail": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "borrowers:edit": (200, 200, 404, 403, 403, 403, 403, 403, LOGIN, 404, 404, 403),
+    "borrowers:driven_household_add": (
+        405,
+        405,
+        405,
+        403,
+        403,
+        403,
+        403,
+        403,
+        LOGIN,
+        405,
+        405,
+        403,
+    ),
     # Import (county and townships) and export (also the auditor).
-    "transfer:import": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
-    "transfer:confirm": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN),
-    "transfer:cancel": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN),
+    "transfer:import": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN, 200, 200, 403),
+    "transfer:confirm": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN, 405, 405, 403),
+    "transfer:cancel": (405, 405, 405, 403, 403, 403, 403, 403, LOGIN, 405, 405, 403),
     # Nothing uploaded in this session: back to the upload page.
     "transfer:annotated": (
         Redirect("transfer:import"),
@@ -463,100 +510,103 @@ EXPECTED: dict[str, tuple] = {
         403,
         403,
         LOGIN,
+        Redirect("transfer:import"),
+        Redirect("transfer:import"),
+        403,
     ),
-    "transfer:template": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
-    "transfer:export": (200, 200, 200, 403, 403, 200, 403, 403, LOGIN),
+    "transfer:template": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN, 200, 200, 403),
+    "transfer:export": (200, 200, 200, 403, 403, 200, 403, 403, LOGIN, 200, 200, 403),
     # Enterprises: the registry roles; not the co-op nor the finance bureau.
-    "enterprises:list": (200, 200, 200, 403, 403, 200, 403, 403, LOGIN),
-    "enterprises:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
-    "enterprises:detail": (200, 200, 404, 403, 403, 200, 403, 403, LOGIN),
-    "enterprises:edit": (200, 200, 404, 403, 403, 403, 403, 403, LOGIN),
+    "enterprises:list": (200, 200, 200, 403, 403, 200, 403, 403, LOGIN, 200, 200, 403),
+    "enterprises:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN, 200, 200, 403),
+    "enterprises:detail": (200, 200, 404, 403, 403, 200, 403, 403, LOGIN, 404, 404, 403),
+    "enterprises:edit": (200, 200, 404, 403, 403, 403, 403, 403, LOGIN, 404, 404, 403),
     # Industries: county-wide reference data.
-    "industries:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
-    "industries:add_sector": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "industries:add_kind": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "industries:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "industries:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN, 200, 200, 200),
+    "industries:add_sector": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
+    "industries:add_kind": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
+    "industries:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
     # Programmes and the LPR table: every role reads; the county changes its
     # own programmes, the city and province offices set up theirs (a
     # county's programme is not theirs to change) and not the LPR table.
-    "programmes:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:create": (200, 403, 403, 403, 403, 403, 200, 200, LOGIN),
-    "programmes:lpr": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:lpr_edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "programmes:detail": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN),
-    "programmes:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "programmes:copy": (405, 403, 403, 403, 403, 403, 405, 405, LOGIN),
+    "programmes:list": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN, 200, 200, 200),
+    "programmes:create": (200, 403, 403, 403, 403, 403, 200, 200, LOGIN, 200, 403, 403),
+    "programmes:lpr": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN, 200, 200, 200),
+    "programmes:lpr_edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
+    "programmes:detail": (200, 200, 200, 200, 200, 200, 200, 200, LOGIN, 404, 404, 404),
+    "programmes:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 404, 403, 403),
+    "programmes:copy": (405, 403, 403, 403, 403, 403, 405, 405, LOGIN, 405, 403, 403),
     # Applications: every role reads (in its scope); county and townships act.
-    "applications:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
-    "applications:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN),
-    "applications:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
-    "applications:transition": (405, 405, 405, 405, 405, 405, 403, 403, LOGIN),
+    "applications:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN, 200, 200, 200),
+    "applications:create": (200, 200, 200, 403, 403, 403, 403, 403, LOGIN, 200, 200, 403),
+    "applications:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN, 404, 404, 404),
+    "applications:transition": (405, 405, 405, 405, 405, 405, 403, 403, LOGIN, 405, 405, 405),
     # Public notices.
-    "notices:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
-    "notices:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "notices:release": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "notices:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
-    "notices:pdf": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
-    "notices:objection_add": (405, 405, 405, 405, 405, 405, 403, 403, LOGIN),
-    "notices:objection_resolve": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "notices:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN, 200, 200, 200),
+    "notices:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
+    "notices:release": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "notices:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN, 404, 404, 404),
+    "notices:pdf": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN, 404, 404, 404),
+    "notices:objection_add": (405, 405, 405, 405, 405, 405, 403, 403, LOGIN, 405, 405, 405),
+    "notices:objection_resolve": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
     # Loans: every role reads; the contract form is the county's (the co-op
     # posts contracts through the API).
-    "loans:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN),
-    "loans:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "loans:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN),
+    "loans:list": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN, 200, 200, 200),
+    "loans:create": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
+    "loans:detail": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN, 404, 404, 404),
     # Subsidy runs: county, townships (their lines), finance, auditor; the
     # co-op reads its lines through the API only.
-    "subsidies:runs": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
-    "subsidies:start": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:run": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
-    "subsidies:progress": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
-    "subsidies:compute": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:submit": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:approve": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
-    "subsidies:send_back": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
-    "subsidies:cancel": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "subsidies:line": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
-    "subsidies:payout": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
-    "subsidies:issue_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
-    "subsidies:batch_file": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
-    "subsidies:record_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
-    "subsidies:record_line": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN),
+    "subsidies:runs": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 200, 200, 403),
+    "subsidies:start": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "subsidies:run": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "subsidies:progress": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "subsidies:compute": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "subsidies:submit": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "subsidies:approve": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
+    "subsidies:send_back": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
+    "subsidies:cancel": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "subsidies:line": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "subsidies:payout": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "subsidies:issue_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
+    "subsidies:batch_file": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "subsidies:record_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
+    "subsidies:record_line": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
     # Stored reports: not the co-op; a township officer their own township's.
-    "reports:list": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN),
-    "reports:request": (405, 405, 405, 403, 405, 405, 403, 403, LOGIN),
-    "reports:detail": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
-    "reports:progress": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
-    "reports:download": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
-    "reports:statement": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN),
+    "reports:list": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 200, 200, 403),
+    "reports:request": (405, 405, 405, 403, 405, 405, 403, 403, LOGIN, 405, 405, 403),
+    "reports:detail": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "reports:progress": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "reports:download": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
+    "reports:statement": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
     # The co-op API: its key only; the site's login opens nothing there.
-    "api-subsidy-lines": (401, 401, 401, 200, 401, 401, 401, 401, 401),
-    "api:applications": (401, 401, 401, 200, 401, 401, 401, 401, 401),
-    "api:loans": (401, 401, 401, 200, 401, 401, 401, 401, 401),
-    "api:loan": (401, 401, 401, 200, 401, 401, 401, 401, 401),
-    "api:interest-payments": (401, 401, 401, 405, 401, 401, 401, 401, 401),
-    "api:repayments": (401, 401, 401, 405, 401, 401, 401, 401, 401),
-    "api:reversals": (401, 401, 401, 405, 401, 401, 401, 401, 401),
+    "api-subsidy-lines": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
+    "api:applications": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
+    "api:loans": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
+    "api:loan": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 404),
+    "api:interest-payments": (401, 401, 401, 405, 401, 401, 401, 401, 401, 401, 401, 405),
+    "api:repayments": (401, 401, 401, 405, 401, 401, 401, 401, 401, 401, 401, 405),
+    "api:reversals": (401, 401, 401, 405, 401, 401, 401, 401, 401, 401, 401, 405),
     # The schema and its reference page are public (README: no key needed).
-    "api:schema": (200, 200, 200, 200, 200, 200, 200, 200, 200),
-    "api:docs": (200, 200, 200, 200, 200, 200, 200, 200, 200),
-    "api:not-found": (404, 404, 404, 404, 404, 404, 404, 404, 404),
+    "api:schema": (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api:docs": (200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200),
+    "api:not-found": (404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404, 404),
     # The change history: the auditor and the county office.
-    "history:list": (200, 403, 403, 403, 403, 200, 403, 403, LOGIN),
-    "history:export": (200, 403, 403, 403, 403, 200, 403, 403, LOGIN),
+    "history:list": (200, 403, 403, 403, 403, 200, 403, 403, LOGIN, 200, 403, 403),
+    "history:export": (200, 403, 403, 403, 403, 200, 403, 403, LOGIN, 200, 403, 403),
     # The co-op's API keys: the county office alone.
-    "coop_keys:list": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "coop_keys:issue": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN),
-    "coop_keys:revoke": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "coop_keys:list": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 200, 403, 403),
+    "coop_keys:issue": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "coop_keys:revoke": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 404, 403, 403),
     # The offices above the county: their counties side by side, and one
     # county's dashboard (of a county under them: Mojiang, under both).
-    "reports:league": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN),
-    "reports:county-dashboard": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN),
+    "reports:league": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN, 403, 403, 403),
+    "reports:county-dashboard": (403, 403, 403, 403, 403, 403, 200, 200, LOGIN, 403, 403, 403),
     # The offices' consolidated reports: asked for by the offices alone; the
     # world's is the city's, which the province does not see (it has its own).
-    "reports:office-request": (403, 403, 403, 403, 403, 403, 405, 405, LOGIN),
-    "reports:office-report": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN),
-    "reports:office-progress": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN),
-    "reports:office-download": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN),
+    "reports:office-request": (403, 403, 403, 403, 403, 403, 405, 405, LOGIN, 403, 403, 403),
+    "reports:office-report": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN, 403, 403, 403),
+    "reports:office-progress": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN, 403, 403, 403),
+    "reports:office-download": (403, 403, 403, 403, 403, 403, 200, 404, LOGIN, 403, 403, 403),
 }
 
 # The arguments of each URL that takes some, from one township's half of
@@ -685,14 +735,64 @@ BODIES = {
 #
 #   county  twp_a  twp_b  coop  finance  auditor  city  province  anonymous   (None: may act)
 REFUSED_POSTS: dict[str, tuple] = {
-    "programmes:lpr": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:lpr": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN, None, 403, 403),
     # The offices may copy programmes, but only their own region's.
-    "programmes:copy": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN),
+    "programmes:copy": (None, 403, 403, 403, 403, 403, 403, 403, LOGIN, 404, 403, 403),
     # Recommending is the township's step: the co-op, the finance bureau
     # and the auditor are refused by the service; township b never sees it.
-    "applications:transition": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),
-    "notices:objection_add": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),
-    "borrowers:driven_household_add": (None, None, 404, 403, 403, 403, 403, 403, LOGIN),
+    "applications:transition": (None, None, 404, 403, 403, 403, 403, 403, LOGIN, 404, 404, 404),
+    "notices:objection_add": (None, None, 404, 403, 403, 403, 403, 403, LOGIN, 404, 404, 404),
+    "borrowers:driven_household_add": (
+        None,
+        None,
+        404,
+        403,
+        403,
+        403,
+        403,
+        403,
+        LOGIN,
+        404,
+        404,
+        403,
+    ),
+    # Another county's co-op posting Mojiang's contracts: no such contract
+    # (an application) in its counties, nothing recorded.
+    "api:loans": (None, None, None, None, None, None, None, None, None, None, None, 400),
+    "api:interest-payments": (
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        400,
+    ),
+    "api:repayments": (None, None, None, None, None, None, None, None, None, None, None, 400),
+    "api:reversals": (None, None, None, None, None, None, None, None, None, None, None, 400),
+    # Another county's office, officer and co-op, on Mojiang's records.
+    "notices:objection_resolve": (
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        404,
+        None,
+        None,
+    ),
+    "subsidies:compute": (None, None, None, None, None, None, None, None, None, 404, None, None),
+    "subsidies:submit": (None, None, None, None, None, None, None, None, None, 404, None, None),
+    "subsidies:cancel": (None, None, None, None, None, None, None, None, None, 404, None, None),
 }
 
 DENIED = (401, 403, 404, LOGIN)
@@ -709,6 +809,9 @@ GET_ONLY = {
     "reports:statement",
     "history:list",
     "history:export",
+    # The co-op API's loan: the method is refused before the contract is
+    # looked up, so another county's co-op learns nothing from the 405.
+    "api:loan",
 }
 
 
@@ -750,9 +853,10 @@ def client_for(world, role: str, name: str):
     API, sending its key."""
     if role == "anonymous":
         return Client()
-    if role == "coop" and is_api(name):
+    if role in ("coop", "other_coop") and is_api(name):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION="Token " + world.key)
+        key = world.key if role == "coop" else world.other_key
+        client.credentials(HTTP_AUTHORIZATION="Token " + key)
         return client
     client = Client()
     client.force_login(getattr(world.cast, role))
@@ -802,11 +906,23 @@ def test_every_url_name_has_a_row():
     assert set(ARGS) | set(BODIES) | set(REFUSED_POSTS) <= names
 
 
-def test_the_tables_columns_are_every_role_and_two_townships(world):
-    users = [getattr(world.cast, role) for role in ROLES if role != "anonymous"]
+def test_the_tables_columns_are_every_role_two_townships_and_another_county(world):
+    cast = world.cast
+    others = ("other_county", "other_officer", "other_coop")
+    users = [getattr(cast, role) for role in ROLES if role not in ("anonymous", *others)]
     assert sorted(role_of(user) for user in users) == sorted([*Role, Role.TOWNSHIP])
-    assert township_of(world.cast.township_officer_a) == world.a.township
-    assert township_of(world.cast.township_officer_b) == world.b.township != world.a.township
+    assert township_of(cast.township_officer_a) == world.a.township
+    assert township_of(cast.township_officer_b) == world.b.township != world.a.township
+    assert [role_of(getattr(cast, role)) for role in others] == [
+        Role.COUNTY,
+        Role.TOWNSHIP,
+        Role.COOP,
+    ]
+    mojiang = (cast.county_division.pk,)
+    assert counties_of(cast.county) == mojiang
+    assert {counties_of(getattr(cast, role)) for role in others} == {
+        (Division.objects.get(code=NINGER).pk,)
+    }
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -1061,6 +1177,38 @@ def test_the_api_shows_nothing_to_an_officer(world):
         assert response.status_code == 401
         assert_no_marks(text_of(response), world.b, name)
         assert_no_marks(text_of(response), world.a, name)
+
+
+def test_mojiangs_people_appear_nowhere_another_county_looks(world):
+    """Every list, search, export and report page, opened by 宁洱's office
+    and its township officer and searched for Mojiang's people (the pages
+    of Mojiang's own records are a 404, the filters by its townships a
+    field error or, for an export, a 400), and the API lists with 宁洱's co-op key: none of either
+    township's people, nor Mojiang's notices or loans."""
+    leaks = {}
+    for role in ("other_county", "other_officer"):
+        client = client_for(world, role, "")
+        for url, query, _county_sees in _looks(world):
+            response = client.get(url, query)
+            # 400: an export asked for by another county's township.
+            assert response.status_code in (200, 400, 404), (role, url, query)
+            text = without_query(text_of(response), query)
+            for side in (world.a, world.b):
+                found = found_marks(text, side)
+                if found:
+                    leaks[f"{role} {url}?{query}"] = found
+        notices = client.get(reverse("notices:list")).context["notices"]
+        assert list(notices) == [], role
+        assert client.get(reverse("loans:list")).context["total"] == 0, role
+    coop = client_for(world, "other_coop", "api:loans")
+    for name in ("api:applications", "api:loans", "api-subsidy-lines"):
+        response = coop.get(reverse(name))
+        assert response.status_code == 200, name
+        for side in (world.a, world.b):
+            found = found_marks(text_of(response), side)
+            if found:
+                leaks["other_coop " + name] = found
+    assert leaks == {}
 
 
 def test_an_officers_counts_are_their_townships(world):
