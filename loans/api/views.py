@@ -5,8 +5,7 @@ declares the permission it needs (``required_permission``)."""
 import datetime
 
 from django import forms
-from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, ExpressionWrapper, F
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
@@ -21,7 +20,7 @@ from rest_framework.views import APIView
 
 from accounts.services import personal_data_export_log
 from common.history import client_ip
-from common.money import ZERO
+from loans.ledger.selectors import ledger_total
 from loans.models import Application, LedgerEntry, Loan
 
 from . import ingest
@@ -218,26 +217,14 @@ class LoanFilter(filters.FilterSet):
         fields = ["status", "updated_since"]
 
 
-def _total(kind: str):
-    posted = (
-        LedgerEntry.objects.filter(loan=OuterRef("pk"), kind=kind, reversed_by__isnull=True)
-        .order_by()
-        .values("loan")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    money = DecimalField(max_digits=14, decimal_places=2)
-    return Coalesce(Subquery(posted, output_field=money), Value(ZERO), output_field=money)
-
-
 def _with_position(queryset):
     """Loans with the totals posted and the balance left (reversed entries excluded)."""
     money = DecimalField(max_digits=14, decimal_places=2)
     return (
         queryset.select_related("township")
         .annotate(
-            principal_repaid=_total(LedgerEntry.Kind.PRINCIPAL),
-            interest_paid=_total(LedgerEntry.Kind.INTEREST),
+            principal_repaid=ledger_total(LedgerEntry.Kind.PRINCIPAL, None),
+            interest_paid=ledger_total(LedgerEntry.Kind.INTEREST, None),
         )
         .annotate(
             balance=ExpressionWrapper(F("principal") - F("principal_repaid"), output_field=money)

@@ -15,7 +15,18 @@ from decimal import Decimal
 
 import django_filters
 from django import forms
-from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
@@ -55,18 +66,24 @@ def status_label(status: str) -> str:
 # --- The list ---------------------------------------------------------------
 
 
-def ledger_total(kind: str, on: datetime.date):
-    """Sum of the loan's effective entries of ``kind`` paid by ``on``, as a
-    correlated subquery: one query for a whole page, whatever its size."""
-    totals = (
-        LedgerEntry.objects.filter(
-            loan=OuterRef("pk"), kind=kind, reversed_by__isnull=True, paid_on__lte=on
-        )
-        .order_by()
-        .values("loan")
-        .annotate(total=Sum("amount"))
-        .values("total")
+def unreversed():
+    """A ledger entry no reversal points at (in a filter of LedgerEntry):
+    ``reversed_by__isnull=True`` joins the ledger to itself by id alone,
+    this names the county too (README, "Distributing by county")."""
+    return ~Exists(LedgerEntry.objects.filter(county=OuterRef("county"), reverses=OuterRef("pk")))
+
+
+def ledger_total(kind: str, on: datetime.date | None):
+    """Sum of the loan's effective entries of ``kind`` paid by ``on`` (all
+    of them for None), as a correlated subquery: one query for a whole page,
+    whatever its size. It names the loan's county as well as the loan, so
+    that it stays within one county's rows."""
+    entries = LedgerEntry.objects.filter(
+        unreversed(), county=OuterRef("county"), loan=OuterRef("pk"), kind=kind
     )
+    if on is not None:
+        entries = entries.filter(paid_on__lte=on)
+    totals = entries.order_by().values("loan").annotate(total=Sum("amount")).values("total")
     return Coalesce(Subquery(totals, output_field=MONEY), Value(ZERO), output_field=MONEY)
 
 
