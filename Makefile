@@ -30,8 +30,9 @@ demo: system-packages $(VENV)/.runtime-installed $(MO) var
 # Two processes, one per core. Tests are handed out in collection order, in
 # which pytest-django puts the transactional ones (whose end flushes every
 # table) after all the others; grouping by file would break that order.
+# The 25 slowest tests are listed at the end, to keep CI in its budget.
 test: test-system-packages $(VENV)/.dev-installed $(MO) var lint
-	$(VENV)/bin/pytest -n 2 --dist load
+	$(VENV)/bin/pytest -n 2 --dist load --durations=25
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
