@@ -21,8 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import EmptyResultSet
-from django.db import connections, models
+from django.core.exceptions import NON_FIELD_ERRORS, EmptyResultSet, ValidationError
+from django.db import connections, models, router
 from django.db.models import ProtectedError
 from django.db.models.functions import Cast
 from django.db.models.signals import post_migrate, pre_delete
@@ -32,6 +32,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.manager import HistoricalQuerySet
 from simple_history.models import HistoricalRecords
 from simple_history.signals import pre_create_historical_record
+
+from common.constraints import validate_check_constraint
 
 
 class HistoryAppendOnlyError(Exception):
@@ -276,10 +278,65 @@ def install_append_only_triggers(sender, using="default", **kwargs):
             )
 
 
+def _loaded_relations(instance) -> set[str]:
+    """The foreign keys of ``instance`` set to a model instance already
+    loaded, with no ``limit_choices_to``: validating one would only ask the
+    database again whether the row it came from exists."""
+    return {
+        field.name
+        for field in instance._meta.concrete_fields
+        if field.many_to_one
+        and not field.remote_field.limit_choices_to
+        and field.is_cached(instance)
+        and field.get_cached_value(instance) is not None
+    }
+
+
+def validate_for_save(instance, *, exclude=None) -> None:
+    """``full_clean`` without its two costliest parts, a query each per
+    save: the existence check of a foreign key set to a loaded instance (a
+    row that vanished meanwhile fails at the insert, on the database's own
+    key), and the query per check constraint, which is decided on the
+    instance instead where its condition allows (``common.constraints``).
+    The errors are those of ``full_clean``."""
+    exclude = set(exclude or ())
+    errors: dict = {}
+    try:
+        instance.clean_fields(exclude=exclude | _loaded_relations(instance))
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    try:
+        instance.clean()
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    exclude |= {name for name in errors if name != NON_FIELD_ERRORS}
+    try:
+        instance.validate_unique(exclude=exclude)
+    except ValidationError as error:
+        errors = error.update_error_dict(errors)
+    using = router.db_for_write(type(instance), instance=instance)
+    for model, constraints in instance.get_constraints():
+        for constraint in constraints:
+            try:
+                if isinstance(constraint, models.CheckConstraint):
+                    validate_check_constraint(
+                        constraint, model, instance, exclude=exclude, using=using
+                    )
+                else:
+                    constraint.validate(model, instance, exclude=exclude, using=using)
+            except ValidationError as error:
+                if error.code == "unique" and len(constraint.fields) == 1:
+                    errors.setdefault(constraint.fields[0], []).append(error)
+                else:
+                    errors = error.update_error_dict(errors)
+    if errors:
+        raise ValidationError(errors)
+
+
 def save_traced(instance, *, actor, reason: str | None = None, exclude=None):
-    """Validate fully, then save with the actor (and why) in the history:
-    how every service saves one record."""
-    instance.full_clean(exclude=exclude)
+    """Validate (``validate_for_save``), then save with the actor (and why)
+    in the history: how every service saves one record."""
+    validate_for_save(instance, exclude=exclude)
     instance._history_user = actor
     if reason:
         instance._change_reason = reason

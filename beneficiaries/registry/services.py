@@ -26,7 +26,7 @@ from beneficiaries.models import (
     Position,
     derive_category,
 )
-from common.history import history_record_bulk, save_traced
+from common.history import history_record_bulk, save_traced, validate_for_save
 
 
 def _apply(instance, changes: dict) -> None:
@@ -88,13 +88,13 @@ def borrower_create(
     pending = [Position(**data) for data in positions]
     errors: dict[str, list] = {}
     try:
-        borrower.full_clean()
+        validate_for_save(borrower)
     except ValidationError as error:
         errors.update(error.message_dict)
     position_errors = []
     for number, position in enumerate(pending, start=1):
         try:
-            position.full_clean(exclude=["borrower"])
+            validate_for_save(position, exclude=["borrower"])
         except ValidationError as error:
             position_errors.append(
                 _("Position %(number)d: %(errors)s")

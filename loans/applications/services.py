@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import require_permission, require_township
 from beneficiaries.models import Borrower, Enterprise, Household
+from common.history import validate_for_save
 from common.money import ZERO, yuan
 from loans.models import (
     Application,
@@ -239,7 +240,7 @@ def application_submit(
         )
     errors = {}
     try:
-        application.full_clean(exclude=["quota"])
+        validate_for_save(application, exclude=["quota"])
     except ValidationError as error:
         errors.update(error.message_dict)
     if not programme.min_term_months <= term_months <= programme.max_term_months:
