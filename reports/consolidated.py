@@ -50,7 +50,6 @@ from django.db.models.expressions import Case
 from django.db.models.functions import Coalesce, Concat
 from django.utils import translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -74,6 +73,7 @@ from .county import (
     generated_from,
     sheet_heading,
     style_header,
+    summary_workbook,
 )
 from .dashboard import loan_aggregates
 from .models import Report
@@ -127,32 +127,14 @@ class ConsolidatedFigures:
     by_category: tuple[Line, ...]
 
 
-def _money(value) -> Decimal:
-    # SQLite sums come back with other scales: every figure to the fen.
-    return round_fen(Decimal(value or 0))
-
-
 def _from_league(row: league.CountyRow, label: str) -> Line:
     values = {f.name: getattr(row, f.name) for f in fields(league.CountyRow) if f.name != "county"}
     return Line(label=label, code=row.county.code, **values)
 
 
 def _line(label: str, loans: dict, lines: dict) -> Line:
-    """A row from one group of ``dashboard.loan_aggregates`` and one of
-    ``league.line_aggregates`` (empty dicts for a group with none)."""
-    return Line(
-        label=label,
-        households=loans.get("n_households", 0),
-        loans=loans.get("n_loans", 0),
-        principal=_money(loans.get("n_principal")),
-        balance=_money(loans.get("n_balance")),
-        overdue_loans=loans.get("n_overdue_loans", 0),
-        overdue_balance=_money(loans.get("n_overdue_balance")),
-        interest_paid=_money(loans.get("n_interest_paid")),
-        subsidy_due=_money(lines.get("due")),
-        subsidy_paid=_money(lines.get("paid")),
-        exceptions=lines.get("exceptions", 0),
-    )
+    """A row from one group of loan and one of line aggregates."""
+    return Line(label=label, **league.row_figures(loans, lines))
 
 
 def _grouped(queryset, key: str, aggregates: dict) -> dict:
@@ -419,19 +401,11 @@ def consolidated_xlsx(report: Report, progress: Progress) -> Built:
     with translation.override(PRINT_LANGUAGE):
         title = report_title(report.office, report.programme)
         heading = (title, generated_from(report))
-        book = Workbook()
-        book.properties.title = title
-        sheet = book.active
-        sheet.title = _("Summary")
-        sheet_heading(sheet, heading, 2)
-        sheet.append([_("Figure"), _("Value")])
-        style_header(sheet)
-        for text, attribute, number_format in _columns(driven=True):
-            sheet.append([text, getattr(figures.total, attribute)])
-            sheet.cell(row=sheet.max_row, column=2).number_format = number_format
-        sheet.column_dimensions["A"].width = 30
-        sheet.column_dimensions["B"].width = 20
-        sheet.freeze_panes = "A%d" % (TABLE_FIRST_ROW + 1)
+        summary = [
+            (text, getattr(figures.total, attribute), number_format)
+            for text, attribute, number_format in _columns(driven=True)
+        ]
+        book = summary_workbook(title, heading, summary, label_width=30)
 
         total = figures.total
         _table_sheet(

@@ -639,6 +639,25 @@ def style_header(sheet) -> None:
     sheet.row_dimensions[TABLE_FIRST_ROW].height = 30
 
 
+def summary_workbook(title: str, heading: tuple[str, str], figures, *, label_width: int):
+    """A workbook whose first sheet is the totals, one figure a row
+    (``figures``: name, value, number format) under the heading."""
+    book = Workbook()
+    book.properties.title = title
+    sheet = book.active
+    sheet.title = _("Summary")
+    sheet_heading(sheet, heading, 2)
+    sheet.append([_("Figure"), _("Value")])
+    style_header(sheet)
+    for name, value, number_format in figures:
+        sheet.append([name, value])
+        sheet.cell(row=sheet.max_row, column=2).number_format = number_format
+    sheet.column_dimensions["A"].width = label_width
+    sheet.column_dimensions["B"].width = 20
+    sheet.freeze_panes = "A%d" % (TABLE_FIRST_ROW + 1)
+    return book
+
+
 def _table_sheet(
     book,
     name: str,
@@ -700,19 +719,11 @@ def county_xlsx(report: Report, progress: Progress) -> Built:
     with translation.override(PRINT_LANGUAGE):
         title = report_title(report.programme, report.county, report.township)
         heading = (title, generated_from(report))
-        book = Workbook()
-        book.properties.title = title
-        sheet = book.active
-        sheet.title = _("Summary")
-        sheet_heading(sheet, heading, 2)
-        sheet.append([_("Figure"), _("Value")])
-        style_header(sheet)
-        for name, attribute, number_format, _width in _figure_columns():
-            sheet.append([name, getattr(figures.total, attribute)])
-            sheet.cell(row=sheet.max_row, column=2).number_format = number_format
-        sheet.column_dimensions["A"].width = 28
-        sheet.column_dimensions["B"].width = 20
-        sheet.freeze_panes = "A%d" % (TABLE_FIRST_ROW + 1)
+        summary = [
+            (name, getattr(figures.total, attribute), number_format)
+            for name, attribute, number_format, _width in _figure_columns()
+        ]
+        book = summary_workbook(title, heading, summary, label_width=28)
 
         total = figures.total
         _table_sheet(book, _("By township"), heading, [_("Township")], figures.by_township, total)

@@ -81,6 +81,7 @@ SORT_KEYS = {key for key, _heading in COLUMNS}
 
 
 def _money(value) -> Decimal:
+    # SQLite sums come back with other scales: every figure to the fen.
     return round_fen(Decimal(value or 0))
 
 
@@ -136,6 +137,24 @@ def line_aggregates(today: datetime.date) -> dict:
     }
 
 
+def row_figures(loans: dict, lines: dict) -> dict:
+    """A row's figures from one group of ``dashboard.loan_aggregates`` and
+    one of ``line_aggregates`` (an empty dict for a group with none), each
+    sum to the fen: the league's rows and the consolidated report's."""
+    return {
+        "households": loans.get("n_households", 0),
+        "loans": loans.get("n_loans", 0),
+        "principal": _money(loans.get("n_principal")),
+        "balance": _money(loans.get("n_balance")),
+        "overdue_loans": loans.get("n_overdue_loans", 0),
+        "overdue_balance": _money(loans.get("n_overdue_balance")),
+        "interest_paid": _money(loans.get("n_interest_paid")),
+        "subsidy_due": _money(lines.get("due")),
+        "subsidy_paid": _money(lines.get("paid")),
+        "exceptions": lines.get("exceptions", 0),
+    }
+
+
 def county_league(
     *, user, today: datetime.date, programme: Programme | None = None
 ) -> list[CountyRow]:
@@ -170,17 +189,8 @@ def county_league(
         rows.append(
             CountyRow(
                 county=county,
-                households=loan.get("n_households", 0),
-                loans=loan.get("n_loans", 0),
-                principal=_money(loan.get("n_principal")),
-                balance=_money(loan.get("n_balance")),
-                overdue_loans=loan.get("n_overdue_loans", 0),
-                overdue_balance=_money(loan.get("n_overdue_balance")),
-                interest_paid=_money(loan.get("n_interest_paid")),
-                subsidy_due=_money(line.get("due")),
-                subsidy_paid=_money(line.get("paid")),
-                exceptions=line.get("exceptions", 0),
                 driven_households=driven.get(county.pk, 0),
+                **row_figures(loan, line),
             )
         )
     return rows

@@ -11,7 +11,6 @@ reports-*, home-*.png)."""
 
 import datetime
 import re
-import subprocess
 from decimal import Decimal
 
 import pytest
@@ -22,6 +21,7 @@ from loans.models import Loan
 from reports.templatetags import dashboard_tags
 from subsidies.models import SubsidyRun
 from tests.browser.conftest import log_in, save_screenshot
+from tests.pdf import pdf_text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -114,12 +114,6 @@ def test_the_county_and_a_township_read_the_programme_the_finance_officer_downlo
 
     finance_downloads_the_payout_list_and_the_county_report(page, demo, tmp_path)
     every_login_sees_what_waits_for_it(page)
-
-
-def pdf_text(path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def download(page, tmp_path, click) -> tuple[str, str]:

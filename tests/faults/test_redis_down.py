@@ -9,7 +9,6 @@ not reset in between, as in a web process that lives through the outage.
 """
 
 import datetime
-import subprocess
 import time
 
 import pytest
@@ -26,6 +25,7 @@ from subsidies.models import SubsidyLine, SubsidyRun, SubsidyRunPart
 from subsidies.runs.services import _compute_township
 from tests.faults.brokers import RedisServer, celery_on
 from tests.loans.conftest import mojiang_coop
+from tests.pdf import pdf_text
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 from zhenxingdai.celery import ping
@@ -211,12 +211,7 @@ def test_redis_down_then_back(cast, client, settings, tmp_path, redis_server):
     assert finished.pk == report.pk and finished.generation == report.generation + 1
     assert finished.state == Report.State.DONE, finished.error
     assert finished.error == ""
-    text = subprocess.run(
-        ["pdftotext", "-layout", finished.file.path, "-"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    text = pdf_text(finished.file.path)
     assert f"{LOANS * PRINCIPAL:,.2f}" in text
 
 

@@ -1,6 +1,6 @@
 """The consolidated report of an office above the county (issue #16 item 3):
 two counties of 普洱市 with loan books of their own and a computed subsidy
-year each (``test_league``'s); the city adds them up by county (each row the
+year each (``tests/reports/conftest.py``); the city adds them up by county (each row the
 county's own dashboard), by programme and by borrower category (as the
 county report counts categories), as PDF and xlsx generated in the
 background; nobody but the office over the counties asks for it, sees it or
@@ -9,7 +9,6 @@ downloads it, and a refusal writes nothing."""
 import datetime
 import io
 import re
-import subprocess
 from decimal import Decimal
 
 import pytest
@@ -33,19 +32,14 @@ from reports.models import Report
 from reports.services import report_request
 from tests.conftest import PASSWORD
 from tests.loans.conftest import programme_for
-from tests.reports.test_league import NINGER, TODAY, counties  # noqa: F401  (fixture)
+from tests.pdf import pdf_text
+from tests.reports.conftest import TODAY
 
 Kind = Report.Kind
 Format = Report.Format
 KUNMING_COUNTY = "530102"  # 五华区, under 昆明市: another city
 MONEY = ("principal", "balance", "interest_paid", "subsidy_due", "subsidy_paid")
 ADDED_UP = ("loans", "overdue_loans", "exceptions", *MONEY, "overdue_balance")
-
-
-def pdf_text(content: bytes) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True
-    ).stdout.decode()
 
 
 def stored(report: Report) -> bytes:
@@ -65,7 +59,7 @@ def ask(actor, format=Format.PDF, **kwargs):
 
 
 @pytest.fixture
-def categories(counties):  # noqa: F811
+def categories(counties):
     """Mojiang's first borrowers as cadres: three members of the two
     committees, one group leader, one whose group post ended before the
     loans (their base category counts), and one reserve cadre."""
@@ -100,7 +94,7 @@ def kunming(db):
 
 def test_each_county_is_its_own_dashboard_and_the_counties_add_up_to_the_totals(
     cast,
-    counties,  # noqa: F811
+    counties,
     categories,
 ):
     figures = consolidated_figures(user=cast.city, as_of=TODAY)
@@ -128,7 +122,7 @@ def test_each_county_is_its_own_dashboard_and_the_counties_add_up_to_the_totals(
     assert total.subsidy_due.as_tuple().exponent == -2
 
 
-def test_programme_and_category_rows_add_up_to_the_totals(cast, counties, categories):  # noqa: F811
+def test_programme_and_category_rows_add_up_to_the_totals(cast, counties, categories):
     figures = consolidated_figures(user=cast.city, as_of=TODAY)
     programmes = {programme for _office, programme in counties.values()}
     assert len(figures.by_programme) == len(programmes) == 2
@@ -145,7 +139,7 @@ def test_programme_and_category_rows_add_up_to_the_totals(cast, counties, catego
     assert by_label[str(Borrower.Category.INDUSTRY_LEADER.label)].households == 14
 
 
-def test_the_categories_are_the_county_reports(cast, counties, categories):  # noqa: F811
+def test_the_categories_are_the_county_reports(cast, counties, categories):
     """One county, one programme: the category rows are the county
     report's, which works them out loan by loan in Python."""
     mojiang = categories
@@ -165,7 +159,7 @@ def test_the_categories_are_the_county_reports(cast, counties, categories):  # n
         assert line.interest_paid == report.interest_paid, line.label
 
 
-def test_one_programme_and_a_day_before_the_year_is_over(cast, counties):  # noqa: F811
+def test_one_programme_and_a_day_before_the_year_is_over(cast, counties):
     mojiang, ninger = counties
     _office, ninger_programme = counties[ninger]
     one = consolidated_figures(user=cast.city, as_of=TODAY, programme=ninger_programme)
@@ -184,7 +178,7 @@ def test_one_programme_and_a_day_before_the_year_is_over(cast, counties):  # noq
 
 def test_the_query_count_does_not_grow_with_the_loans(
     cast,
-    counties,  # noqa: F811
+    counties,
     django_user_model,
 ):
     def fresh_city():  # the account as a task loads it: nothing cached
@@ -214,7 +208,7 @@ def test_the_query_count_does_not_grow_with_the_loans(
 # --- The files, in the background ---------------------------------------------------
 
 
-def test_the_pdf_shows_the_totals_and_each_county(cast, counties):  # noqa: F811
+def test_the_pdf_shows_the_totals_and_each_county(cast, counties):
     report = ask(cast.city)
     report.refresh_from_db()
     assert (report.state, report.progress) == (Report.State.DONE, 100), report.error
@@ -236,7 +230,7 @@ def test_the_pdf_shows_the_totals_and_each_county(cast, counties):  # noqa: F811
     assert "户主" not in text and not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)
 
 
-def test_the_xlsx_reads_back_with_the_same_figures(cast, counties):  # noqa: F811
+def test_the_xlsx_reads_back_with_the_same_figures(cast, counties):
     mojiang, ninger = counties
     _office, programme = counties[mojiang]
     report = ask(cast.city, format=Format.XLSX, programme=programme)
@@ -255,7 +249,7 @@ def test_the_xlsx_reads_back_with_the_same_figures(cast, counties):  # noqa: F81
     assert Decimal(str(summary["应补贴息（元）"])) == figures.total.subsidy_due > 0
 
 
-def test_asking_again_regenerates_the_same_row(cast, counties):  # noqa: F811
+def test_asking_again_regenerates_the_same_row(cast, counties):
     first = ask(cast.city)
     again = ask(cast.province)
     other_day = ask(cast.city, as_of=datetime.date(2025, 12, 31))
@@ -265,7 +259,7 @@ def test_asking_again_regenerates_the_same_row(cast, counties):  # noqa: F811
     assert first.generation == 2 and first.state == Report.State.DONE
 
 
-def test_the_date_must_not_be_in_the_future(cast, counties):  # noqa: F811
+def test_the_date_must_not_be_in_the_future(cast, counties):
     with pytest.raises(ValidationError) as refused:
         ask(cast.city, as_of=datetime.date.today() + datetime.timedelta(days=2))
     assert "as_of" in refused.value.message_dict
@@ -278,7 +272,7 @@ def test_the_date_must_not_be_in_the_future(cast, counties):  # noqa: F811
 def test_the_league_page_asks_for_it_and_its_page_shows_progress_and_the_file(
     client,
     cast,
-    counties,  # noqa: F811
+    counties,
 ):
     client.force_login(cast.city)
     page = client.get(reverse("reports:league"))
@@ -305,7 +299,7 @@ def test_the_league_page_asks_for_it_and_its_page_shows_progress_and_the_file(
     assert f'data-testid="consolidated-{pk}"' in listed
 
 
-def test_a_bad_request_changes_nothing_and_says_why(client, cast, counties, kunming):  # noqa: F811
+def test_a_bad_request_changes_nothing_and_says_why(client, cast, counties, kunming):
     _kunming_office, kunming_programme = kunming
     client.force_login(cast.city)
     response = client.post(
@@ -325,7 +319,7 @@ def test_a_bad_request_changes_nothing_and_says_why(client, cast, counties, kunm
     assert not Report.objects.exists()
 
 
-def test_no_county_role_may_ask_for_it(client, cast, counties):  # noqa: F811
+def test_no_county_role_may_ask_for_it(client, cast, counties):
     for user in (cast.county, cast.finance, cast.auditor, cast.township_officer_a, cast.coop):
         with pytest.raises(PermissionDenied):
             ask(user)
@@ -340,7 +334,7 @@ def test_no_county_role_may_ask_for_it(client, cast, counties):  # noqa: F811
     assert not Report.objects.exists()
 
 
-def test_only_its_own_office_sees_a_report(client, cast, counties, kunming):  # noqa: F811
+def test_only_its_own_office_sees_a_report(client, cast, counties, kunming):
     report = ask(cast.city)
     names = ("reports:office-report", "reports:office-progress", "reports:office-download")
     kunming_office, _programme = kunming
@@ -368,7 +362,7 @@ def test_only_its_own_office_sees_a_report(client, cast, counties, kunming):  # 
 def test_a_county_officer_cannot_name_another_countys_programme(
     client,
     cast,
-    counties,  # noqa: F811
+    counties,
 ):
     """The county report's form offers the user's own programmes only."""
     mojiang, ninger = counties

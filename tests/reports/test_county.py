@@ -25,7 +25,6 @@ from the report's aggregation.
 """
 
 import datetime
-import subprocess
 from decimal import Decimal
 from io import BytesIO
 
@@ -53,6 +52,7 @@ from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subs
 from tests.beneficiaries.registry.test_services import credit_code
 from tests.loans import conftest as loans_fixtures
 from tests.loans.applications.test_flow import contract, submit
+from tests.pdf import pdf_text
 from tests.subsidies import conftest as subsidies_fixtures
 
 programme = loans_fixtures.programme
@@ -384,20 +384,12 @@ def report_for(cast, programme, *, township=None, fmt=Report.Format.PDF):
     )
 
 
-def pdf_text(content: bytes, tmp_path) -> str:
-    path = tmp_path / "county.pdf"
-    path.write_bytes(content)
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def test_the_pdf_shows_the_totals_and_what_it_was_generated_from(
     cast, programme, book, paid_run, tmp_path
 ):
     built = county_pdf(report_for(cast, programme), no_progress)
     assert built.content.startswith(b"%PDF") and built.row_count == 4
-    text = pdf_text(built.content, tmp_path)
+    text = pdf_text(built.content)
     lines = SubsidyLine.objects.filter(run=paid_run)
     due = sum((line.amount_due for line in lines), ZERO)
     interest = expected_interest(counted(book, "L1", "L2", "L3", "L4"), AS_OF)
@@ -413,7 +405,7 @@ def test_the_pdf_shows_the_totals_and_what_it_was_generated_from(
 
 def test_a_township_pdf_names_the_township(cast, programme, book, tmp_path):
     built = county_pdf(report_for(cast, programme, township=cast.township_b), no_progress)
-    text = pdf_text(built.content, tmp_path)
+    text = pdf_text(built.content)
     assert built.row_count == 1
     assert "墨江哈尼族自治县通关镇" in text
     assert "50,000.00" in text and "180,000.00" not in text and "联珠镇" not in text

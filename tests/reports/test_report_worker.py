@@ -4,7 +4,6 @@ report, the file is stored where the web process reads it, and the page's
 progress URL reports it finished."""
 
 import datetime
-import subprocess
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ from django.urls import reverse
 from loans.models import Loan
 from reports.models import Report
 from reports.services import report_request
+from tests.pdf import pdf_text
 from tests.workers import start_worker, wait_for
 from zhenxingdai.celery import app as celery_app
 
@@ -48,9 +48,7 @@ def test_a_real_worker_generates_the_county_report(cast, programme, lend, media_
         worker.stop()
     assert done.state == Report.State.DONE, done.error
     assert "reports.generate[" in worker.log()
-    text = subprocess.run(
-        ["pdftotext", "-layout", done.file.path, "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = pdf_text(done.file.path)
     principal = sum(Loan.objects.values_list("principal", flat=True), Decimal("0"))
     assert f"{principal:,.2f}" in text
     client.force_login(cast.county)

@@ -30,6 +30,7 @@ from reports.statement import statement_pdf
 from subsidies.models import SubsidyLine, SubsidyRun
 from subsidies.payout.services import payment_batch_issue, payment_line_record
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
+from tests.pdf import pdf_text
 from tests.subsidies import conftest as subsidy_fixtures
 from tests.subsidies.conftest import AFTER_2025
 
@@ -123,14 +124,6 @@ def as_user(client, user):
 
 def statement_url(loan) -> str:
     return reverse("reports:statement", args=[loan.application.borrower_id])
-
-
-def pdf_text(content: bytes) -> str:
-    assert content.startswith(b"%PDF-")
-    result = subprocess.run(
-        ["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True
-    )
-    return result.stdout.decode()
 
 
 def line_with(text: str, needle: str) -> str:

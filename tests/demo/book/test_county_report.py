@@ -25,6 +25,7 @@ from reports.builders import no_progress
 from reports.county import county_pdf, county_xlsx
 from reports.models import Report
 from tests.demo.book.conftest import TODAY
+from tests.pdf import pdf_text
 
 # Every test asks for the database (``db``), so that pytest-django runs the
 # module with the other database tests, before the transactional ones whose
@@ -56,9 +57,7 @@ def pdf_path(seeded, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def text(pdf_path) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    return pdf_text(pdf_path)
 
 
 def lines_with(text: str, *tokens: str) -> list[str]:

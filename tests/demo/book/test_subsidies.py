@@ -6,7 +6,6 @@ The demo is seeded once for the package (conftest.py).
 """
 
 import datetime
-import subprocess
 from collections import Counter
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from reports.models import Report
 from subsidies.models import PaymentBatch, PaymentRecord, SubsidyLine, SubsidyRun
 from tests.demo.book.conftest import TODAY
 from tests.loans.conftest import mojiang_coop
+from tests.pdf import pdf_text
 
 Payment = SubsidyLine.Payment
 
@@ -136,12 +136,6 @@ def test_the_co_op_reads_exactly_the_approved_lines(run):
     assert statuses["paid"] == 677
 
 
-def pdf_text(report: Report) -> str:
-    return subprocess.run(
-        ["pdftotext", "-layout", report.file.path, "-"], capture_output=True, text=True, check=True
-    ).stdout
-
-
 def test_the_runs_reports_are_stored(run):
     reports = {(r.kind, r.format): r for r in Report.objects.filter(state=Report.State.DONE)}
     assert set(reports) == {
@@ -150,17 +144,17 @@ def test_the_runs_reports_are_stored(run):
         (Report.Kind.RUN_NOTICE, Report.Format.PDF),
         (Report.Kind.COUNTY, Report.Format.PDF),
     }
-    payout = pdf_text(reports[Report.Kind.PAYOUT, Report.Format.PDF])
+    payout = pdf_text(reports[Report.Kind.PAYOUT, Report.Format.PDF].file.path)
     assert "贴息资金拨付明细表" in payout
     assert f"{run.total_due:,.2f}" in payout
-    notice = pdf_text(reports[Report.Kind.RUN_NOTICE, Report.Format.PDF])
+    notice = pdf_text(reports[Report.Kind.RUN_NOTICE, Report.Format.PDF].file.path)
     assert "公示" in notice
 
 
 def test_the_county_report_shows_the_subsidy_due_and_paid(run):
     report = Report.objects.get(kind=Report.Kind.COUNTY, state=Report.State.DONE)
     assert report.as_of == datetime.date(2026, 2, 2)
-    text = pdf_text(report)
+    text = pdf_text(report.file.path)
     paid = run.lines.filter(payment=Payment.PAID).aggregate(total=Sum("amount_due"))["total"]
     assert f"{run.total_due:,.2f}" in text  # due
     assert f"{paid:,.2f}" in text  # paid by 2 February

@@ -3,7 +3,6 @@ release, and the printable PDF."""
 
 import datetime
 import re
-import subprocess
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from loans.applications.services import application_transition
 from loans.models import Application, Objection, PublicNotice
 from loans.notices.services import notice_publish, objection_record
 from tests.loans.applications.test_flow import submit
+from tests.pdf import pdf_text
 
 State = Application.State
 STAFF = ["county", "township_officer_a", "coop", "finance", "auditor"]
@@ -386,22 +386,13 @@ def test_the_release_button_shows_once_the_period_is_over(client, cast, notice):
 # --- The PDF ----------------------------------------------------------------
 
 
-def pdf_text(content: bytes, tmp_path) -> str:
-    path = tmp_path / "notice.pdf"
-    path.write_bytes(content)
-    result = subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    )
-    return result.stdout
-
-
 def test_the_pdf_lists_names_and_amounts_and_no_id_or_phone(client, cast, notice, tmp_path):
     client_for(client, cast.county)
     response = client.get(reverse("notices:pdf", args=[notice.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
-    text = pdf_text(response.content, tmp_path)
+    text = pdf_text(response.content)
     for name in ("王建国", "赵丽", "陈志强", "联珠镇", "通关镇", "碧溪村"):
         assert name in text
     for amount in ("100,000.00", "45,000.00", "80,000.00", "225,000.00"):
@@ -417,6 +408,6 @@ def test_the_pdf_lists_names_and_amounts_and_no_id_or_phone(client, cast, notice
 
 def test_a_township_officers_pdf_holds_their_township_only(client, cast, notice, tmp_path):
     client_for(client, cast.township_officer_b)
-    text = pdf_text(client.get(reverse("notices:pdf", args=[notice.pk])).content, tmp_path)
+    text = pdf_text(client.get(reverse("notices:pdf", args=[notice.pk])).content)
     assert "陈志强" in text
     assert "王建国" not in text
