@@ -100,8 +100,11 @@ def _presentation_attributes(match: re.Match) -> str:
 
 def _amount_formatter(unit_divisor: int):
     def format_tick(value, _position):
+        # Below 10, as many places as the tick needs (0.25, not 0.2).
         scaled = value / unit_divisor
-        return f"{scaled:,.0f}" if abs(scaled) >= 10 or scaled == 0 else f"{scaled:,.1f}"
+        if abs(scaled) >= 10 or scaled == 0:
+            return f"{scaled:,.0f}"
+        return f"{scaled:,.2f}".rstrip("0").rstrip(".")
 
     return FuncFormatter(format_tick)
 

@@ -62,13 +62,16 @@ from loans.models import Programme
 
 from . import league
 from .builders import Built, Progress
+from .charts import bar_chart, share_chart
 from .county import (
     ALWAYS_LISTED,
     CATEGORY_ORDER,
     COUNT_FORMAT,
     ENTERPRISE_KEY,
     MONEY_FORMAT,
+    RING_WIDTH,
     TABLE_FIRST_ROW,
+    TEN_THOUSAND,
     TOTAL_BORDER,
     generated_from,
     sheet_heading,
@@ -307,9 +310,50 @@ def _shown(line: Line) -> dict:
     }
 
 
+def consolidated_charts(figures: ConsolidatedFigures) -> dict[str, str]:
+    """The PDF's charts as SVG, in the active language, drawn as the county
+    report's are: principal and balance, then subsidy due and paid, by
+    county, and the households by borrower category."""
+    counties = figures.by_county
+    labels = [line.label for line in counties]
+    return {
+        "counties": bar_chart(
+            title=_("Principal disbursed and balance by county"),
+            labels=labels,
+            series=[
+                (_("Principal disbursed"), [line.principal for line in counties]),
+                (_("Balance outstanding"), [line.balance for line in counties]),
+            ],
+            axis_label=_("10,000 yuan"),
+            unit_divisor=TEN_THOUSAND,
+            horizontal=True,
+        ),
+        "subsidy": bar_chart(
+            title=_("Subsidy due and paid by county"),
+            labels=labels,
+            series=[
+                (_("Interest subsidy due"), [line.subsidy_due for line in counties]),
+                (_("Interest subsidy paid"), [line.subsidy_paid for line in counties]),
+            ],
+            axis_label=_("10,000 yuan"),
+            unit_divisor=TEN_THOUSAND,
+            horizontal=True,
+        ),
+        "categories": share_chart(
+            title=_("Households by category"),
+            labels=[str(line.label) for line in figures.by_category],
+            values=[line.households for line in figures.by_category],
+            width=RING_WIDTH,
+        ),
+    }
+
+
 def consolidated_pdf(report: Report, progress: Progress) -> Built:
     progress(5, _("Adding up the figures"))
     figures = _figures_for(report)
+    progress(30, _("Drawing the charts"))
+    with translation.override(PRINT_LANGUAGE):
+        charts = consolidated_charts(figures)
     progress(50, _("Rendering the PDF"))
     with translation.override(PRINT_LANGUAGE):
         context = {
@@ -323,6 +367,8 @@ def consolidated_pdf(report: Report, progress: Progress) -> Built:
                     "heading": _("County"),
                     "rows": [_shown(line) for line in figures.by_county],
                     "driven": True,
+                    "charts": [charts["counties"], charts["subsidy"]],
+                    "chart_class": "half",
                 },
                 {
                     "title": _("3. By programme"),
@@ -333,6 +379,8 @@ def consolidated_pdf(report: Report, progress: Progress) -> Built:
                     "title": _("4. By borrower category"),
                     "heading": _("Borrower category"),
                     "rows": [_shown(line) for line in figures.by_category],
+                    "charts": [charts["categories"]],
+                    "chart_class": "ring",
                 },
             ],
         }

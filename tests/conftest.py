@@ -19,7 +19,20 @@ def pytest_runtest_setup(item):
             services.require(marker.name)
 
 
+# The demo's loan book is seeded once per process that runs one of its
+# tests (tests/demo/book/conftest.py): keep them on one process.
+DEMO_BOOK = "tests/demo/book/"
+
+
 def pytest_collection_modifyitems(items):
+    # pytest-django has put the tests in its order (those in a transaction,
+    # then the transactional ones, then those without a database). A test
+    # marked ``first`` (long, and touching no shared database) goes to the
+    # front, to run beside the others instead of alone after them.
+    items.sort(key=lambda item: item.get_closest_marker("first") is None)
+    for item in items:
+        if item.nodeid.startswith(DEMO_BOOK):
+            item.add_marker(pytest.mark.xdist_group("demo-book"))
     # A transactional test ends by flushing every table, data migrations'
     # rows (role groups, industries, shipped programmes) included; restore
     # them for each such test so that test order never matters.

@@ -18,9 +18,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        shutil.which("git") is None or not (ROOT / ".git").exists(), reason="needs a git checkout"
+    ),
+    # Five minutes of its own (an install and the whole demo): started first.
+    pytest.mark.first,
+]
 
 
 def free_port() -> int:

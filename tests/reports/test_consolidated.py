@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
 from accounts.roles import Role, within_county
@@ -25,7 +26,7 @@ from demo.loan_book import loan_book_create
 from divisions.models import Division
 from divisions.services import divisions_load
 from loans.models import CreditCoop, Loan
-from reports import dashboard, league
+from reports import consolidated, dashboard, league
 from reports.consolidated import consolidated_figures
 from reports.county import county_figures
 from reports.models import Report
@@ -228,6 +229,31 @@ def test_the_pdf_shows_the_totals_and_each_county(cast, counties):
     assert "四、分借款人类别情况" in text and "致富带头人" in text
     # No person: neither a borrower's name nor a phone number.
     assert "户主" not in text and not re.search(r"(?<!\d)1[3-9]\d{9}(?!\d)", text)
+
+
+def test_the_pdf_draws_the_counties_and_the_categories(cast, counties, categories):
+    report = ask(cast.city)
+    report.refresh_from_db()
+    assert report.state == Report.State.DONE, report.error
+    text = pdf_text(stored(report))
+    for title in ("各县发放本金与贷款余额", "各县应拨与已拨贴息", "借款户类别构成"):
+        assert title in text
+    # Each county is named in the tables and in both bar charts.
+    for county in counties:
+        assert text.count(county.name) >= 3, county.name
+    with translation.override("zh-hans"):
+        charts = consolidated.consolidated_charts(consolidated_figures(user=cast.city, as_of=TODAY))
+    # Each bar chart names every county on its axis, each series in its
+    # legend; the ring names every category the table lists.
+    for name, series in (
+        ("counties", ("已发放本金", "贷款余额")),
+        ("subsidy", ("应补贴息", "已拨贴息")),
+    ):
+        for label in [county.name for county in counties] + list(series):
+            assert f">{label}</text>" in charts[name], (name, label)
+    figures = consolidated_figures(user=cast.city, as_of=TODAY)
+    for line in figures.by_category:
+        assert str(line.label) in charts["categories"]
 
 
 def test_the_xlsx_reads_back_with_the_same_figures(cast, counties):
