@@ -26,6 +26,7 @@ from stdnum.cn import ric
 
 from beneficiaries.divisions.services import division_create
 from beneficiaries.models import Borrower, DrivenHousehold, Household, Industry, Position
+from common.history import history_record_bulk
 from divisions.models import Division
 from loans.keys.services import credit_coop_save
 from loans.ledger.interest import expected_schedule
@@ -73,6 +74,7 @@ INDUSTRIES = ("生猪", "茶叶", "咖啡", "肉牛", "核桃")
 COMPUTED_AT = datetime.datetime(2026, 1, 6, 10, 0)
 RUN_DAY = datetime.date(2026, 1, 6)
 POSTED_AT = datetime.time(18, 0)
+DEMO_REASON = "demo: the county's book"
 
 
 @dataclass(frozen=True)
@@ -217,18 +219,19 @@ def _book(*, actor, coop_user, county: Division, spec: SmallCounty, programme, t
                 industry=industries[rng.choice(INDUSTRIES)],
             )
         )
-    households = Household.objects.bulk_create(households)
+    households = _recorded(Household.objects.bulk_create(households), actor)
     for household, borrower in zip(households, borrowers, strict=True):
         borrower.household = household
-    borrowers = Borrower.objects.bulk_create(borrowers)
+    borrowers = _recorded(Borrower.objects.bulk_create(borrowers), actor)
     # The cadres' positions, in force since the 2021 elections: the category
     # stored is the one they give (Borrower.category_on).
-    Position.objects.bulk_create(
+    positions = Position.objects.bulk_create(
         Position(borrower=borrower, title=POSITION_TITLES[borrower.category], started_on=ELECTED_ON)
         for borrower in borrowers
         if borrower.category in POSITION_TITLES
     )
-    DrivenHousehold.objects.bulk_create(_driven(rng, borrowers, households))
+    _recorded(positions, actor)
+    _recorded(DrivenHousehold.objects.bulk_create(_driven(rng, borrowers, households)), actor)
 
     now = timezone.now()
     applications, loans = [], []
@@ -252,7 +255,7 @@ def _book(*, actor, coop_user, county: Division, spec: SmallCounty, programme, t
                 released_at=now,
             )
         )
-    applications = Application.objects.bulk_create(applications)
+    applications = _recorded(Application.objects.bulk_create(applications), actor)
     for index, application in enumerate(applications):
         disbursed = datetime.date(2025, 1, 6) + datetime.timedelta(days=rng.randrange(170))
         maturity = _months_after(disbursed, application.term_months)
@@ -270,7 +273,7 @@ def _book(*, actor, coop_user, county: Division, spec: SmallCounty, programme, t
                 county=county,
             )
         )
-    loans = Loan.objects.bulk_create(loans)
+    loans = _recorded(Loan.objects.bulk_create(loans), actor)
     # Each posting is recorded on the evening of the day it was paid, as the
     # co-op's daily sync would: a run sees what was posted by its day.
     by_day: dict[datetime.date, list[LedgerEntry]] = {}
@@ -278,7 +281,7 @@ def _book(*, actor, coop_user, county: Division, spec: SmallCounty, programme, t
         by_day.setdefault(entry.paid_on, []).append(entry)
     for day, entries in sorted(by_day.items()):
         with _clock(datetime.datetime.combine(day, POSTED_AT)):
-            LedgerEntry.objects.bulk_create(entries)
+            _recorded(LedgerEntry.objects.bulk_create(entries), coop_user)
     # Each change of status on its day, as the daily task records it: repaid
     # on the day of the last repayment, overdue the day after maturity.
     for loan in loans:
@@ -286,6 +289,20 @@ def _book(*, actor, coop_user, county: Division, spec: SmallCounty, programme, t
             if day <= today:
                 loan_status_record(loan, on=day)
     return len(loans)
+
+
+def _recorded(rows: list, actor) -> list:
+    """The rows just written in bulk, each with its history row ("+", by
+    ``actor``, at the clock's time), as a save through a service leaves."""
+    if rows:
+        model = type(rows[0])
+        history_record_bulk(
+            model.objects.filter(pk__in=[row.pk for row in rows]),
+            history_type="+",
+            user=actor,
+            reason=DEMO_REASON,
+        )
+    return rows
 
 
 def _driven(rng, borrowers, households):

@@ -11,12 +11,12 @@ import pytest
 
 from accounts.roles import Role
 from accounts.services import user_create
-from beneficiaries.models import Borrower, DrivenHousehold, Household
+from beneficiaries.models import Borrower, DrivenHousehold, Household, Position
 from common.identifiers import validate_resident_id
 from demo.counties import CITY_PROGRAMME, SMALL_COUNTIES, small_counties_seed
 from divisions.models import Division
 from divisions.services import divisions_load
-from loans.models import LedgerEntry, Loan, LoanStatusChange
+from loans.models import Application, LedgerEntry, Loan, LoanStatusChange
 from reports import league
 from subsidies.models import SubsidyLine, SubsidyRun
 from tests.conftest import PASSWORD
@@ -101,6 +101,50 @@ def test_postings_are_recorded_on_their_day_and_statuses_on_theirs(seeded):
             assert change.on == change.loan.maturity_on + datetime.timedelta(days=1)
         else:
             assert change.on == change.loan.maturity_on
+
+
+def test_every_record_of_the_books_has_its_history_row_by_whom_and_when(seeded, cast):
+    offices, _created = seeded
+    office_of = {Division.objects.get(code=code).pk: office for code, office in offices.items()}
+    for model in (Household, Borrower, Position, DrivenHousehold, Application, Loan, LedgerEntry):
+        rows = model.objects.filter(**{COUNTY_OF[model]: CODES})
+        history = model.history.filter(**{COUNTY_OF[model]: CODES})
+        created = history.filter(history_type="+")
+        assert rows.count() > 0, model
+        assert created.count() == rows.count(), model
+        assert set(created.values_list("history_change_reason", flat=True)) == {
+            "demo: the county's book"
+        }
+        # After that, only a loan changes: its status, on the daily task's day.
+        changed = history.exclude(history_type="+")
+        if model is Loan:
+            changes = LoanStatusChange.objects.filter(loan__county__code__in=CODES)
+            assert set(changed.values_list("history_type", flat=True)) == {"~"}
+            assert changed.count() == changes.count() > 0
+        else:
+            assert not changed.exists(), model
+    # The county office entered the registry and the loans; the co-op posted
+    # the ledger, each entry's history stamped when it was posted.
+    loans = Loan.history.filter(county__code__in=CODES, history_type="+").values_list(
+        "county", "history_user"
+    )
+    assert all(user == office_of[county].pk for county, user in loans)
+    entries = LedgerEntry.history.filter(county__code__in=CODES)
+    assert set(entries.values_list("history_user", flat=True)) == {cast.coop.pk}
+    for entry in entries[:200]:
+        assert entry.history_date == entry.posted_at
+
+
+# The lookup from each model (and its history) to its county's code.
+COUNTY_OF = {
+    Household: "county__code__in",
+    Borrower: "county__code__in",
+    Position: "borrower__county__code__in",
+    DrivenHousehold: "county__code__in",
+    Application: "county__code__in",
+    Loan: "county__code__in",
+    LedgerEntry: "county__code__in",
+}
 
 
 def test_a_second_seed_adds_nothing_and_changes_nothing(seeded):
