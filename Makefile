@@ -30,7 +30,7 @@ demo: system-packages $(VENV)/.runtime-installed $(MO) var
 # Two processes, one per core. Tests are handed out one by one in collection
 # order, in which pytest-django puts the transactional ones (whose end
 # flushes every table) after the others; grouping by file would break that
-# order. Only the demo's loan book is one group (tests/conftest.py), handed
+# order. Only the demo's loan book is one unit (tests/conftest.py), handed
 # out first, so that it is seeded once. The 25 slowest tests are listed at
 # the end, to keep CI in its budget.
 test: test-system-packages $(VENV)/.dev-installed $(MO) var lint
