@@ -21,7 +21,7 @@ from tests.api.conftest import client_with
 from tests.conftest import PASSWORD
 from tests.loans.applications.test_flow import contract, released
 from tests.loans.conftest import groups, people, programme, programme_for  # noqa: F401
-from tests.reports.test_league import NINGER
+from tests.reports.conftest import NINGER
 
 pytestmark = pytest.mark.django_db
 

@@ -1,3 +1,3 @@
 """The two counties' books of the league table's tests."""
 
-from tests.reports.test_league import counties  # noqa: F401  (fixture)
+from tests.reports.conftest import counties  # noqa: F401  (fixture)
