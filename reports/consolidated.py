@@ -55,6 +55,7 @@ from openpyxl.utils import get_column_letter
 
 from accounts.roles import office_of
 from beneficiaries.models import Borrower, Enterprise, Position
+from common.charts import bar_chart, share_chart
 from common.money import round_fen, yuan
 from common.pdf import PRINT_LANGUAGE, render_pdf
 from divisions.models import Division
@@ -62,7 +63,6 @@ from loans.models import Programme
 
 from . import league
 from .builders import Built, Progress
-from .charts import bar_chart, share_chart
 from .county import (
     ALWAYS_LISTED,
     CATEGORY_ORDER,

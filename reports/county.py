@@ -53,6 +53,7 @@ from beneficiaries.models import (
     Position,
     derive_category,
 )
+from common.charts import bar_chart, share_chart
 from common.money import ZERO, percent, round_fen, yuan
 from common.pdf import PRINT_LANGUAGE, render_pdf
 from divisions.models import Division
@@ -61,7 +62,6 @@ from loans.models import Loan, Programme
 from subsidies.models import SubsidyLine, SubsidyRun
 
 from .builders import Built, Progress
-from .charts import bar_chart, share_chart
 from .models import Report
 
 Category = Borrower.Category

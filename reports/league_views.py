@@ -25,11 +25,11 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 
 from accounts.roles import counties_of, office_of, within_county
+from common.charts import bar_chart
 from common.money import yuan
 from divisions.models import Division
 
 from . import league, services, views
-from .charts import bar_chart
 from .forms import ReportRequestForm, consolidated_initial
 from .models import Report
 from .templatetags.dashboard_tags import (

@@ -40,6 +40,7 @@ from rest_framework import serializers
 from simple_history.utils import bulk_create_with_history
 
 from common.money import ZERO, yuan
+from loans import signals
 from loans.ledger.services import ledger_post_reversal, loan_create, loan_status_record
 from loans.models import Application, LedgerEntry, Loan
 
@@ -379,7 +380,7 @@ def _write(*, actor, coop, new_rows, spec: _Spec, ip_address) -> None:
     ]
     # One INSERT for the entries and one for their "+" history rows, with the
     # API account as the history user and the client's address.
-    bulk_create_with_history(
+    entries = bulk_create_with_history(
         entries,
         LedgerEntry,
         batch_size=1000,
@@ -396,6 +397,7 @@ def _write(*, actor, coop, new_rows, spec: _Spec, ip_address) -> None:
             last_paid[loan.pk] = max(row["paid_on"], last_paid.get(loan.pk, row["paid_on"]))
         for pk, day in last_paid.items():
             loan_status_record(touched[pk], on=day)
+    signals.ledger_posted.send(sender=LedgerEntry, entries=entries)
 
 
 # Interest ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from accounts.roles import require_permission, require_township
 from beneficiaries.models import Borrower, Enterprise, Household
 from common.history import validate_for_save
 from common.money import ZERO, yuan
+from loans import signals
 from loans.models import (
     Application,
     ApplicationTransition,
@@ -311,6 +312,7 @@ def application_transition(
     if to_state == State.COUNTY_APPROVED:
         _check_quota(application, today)
         _check_budget(application)
+        signals.approving.send(sender=Application, application=application, on=today)
         application.approved_at = timezone.now()
     if to_state == State.RELEASED:
         application.released_at = timezone.now()

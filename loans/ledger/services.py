@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.roles import require_permission
 from common.history import history_record_bulk, save_traced
 from common.money import yuan
+from loans import signals
 from loans.models import (
     Application,
     CreditCoop,
@@ -184,7 +185,9 @@ def ledger_post_interest(
         due_on=due_on,
         posted_by=actor,
     )
-    return save_traced(entry, actor=actor)
+    save_traced(entry, actor=actor)
+    signals.ledger_posted.send(sender=LedgerEntry, entries=[entry])
+    return entry
 
 
 @transaction.atomic
@@ -224,6 +227,7 @@ def ledger_post_repayment(
     )
     save_traced(entry, actor=actor)
     loan_status_record(loan, on=paid_on)
+    signals.ledger_posted.send(sender=LedgerEntry, entries=[entry])
     return entry
 
 
@@ -265,6 +269,7 @@ def ledger_post_reversal(
     )
     save_traced(entry, actor=actor)
     loan_status_record(original.loan, on=entry.paid_on)
+    signals.ledger_reversed.send(sender=LedgerEntry, reversal=entry)
     return entry
 
 

@@ -22,10 +22,10 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from accounts.roles import Role, role_of, township_of
+from common.charts import bar_chart
 from common.money import yuan
 from loans.models import Loan
 from reports import dashboard as selectors
-from reports.charts import bar_chart
 
 register = template.Library()
 

@@ -173,7 +173,7 @@ def test_no_rendered_page_holds_inline_script_or_style(client, cast, who):
 
 
 def test_the_charts_are_drawn_without_inline_style():
-    from reports.charts import bar_chart, share_chart
+    from common.charts import bar_chart, share_chart
 
     drawings = [
         bar_chart(title="各乡镇", labels=["联珠镇", "通关镇"], series=[("补贴", [3, 2])]),

@@ -1,4 +1,5 @@
-"""Charts drawn once, on the server, as SVG.
+"""Charts drawn once, on the server, as SVG (in common: the fund's pages
+below the reports draw them too).
 
 The dashboard puts the SVG in its page and the PDF reports put the same SVG
 in theirs, so what the county sees on screen and what the finance bureau
@@ -14,6 +15,7 @@ Values are Decimals or ints; they are converted to float only here, to place
 bars on the drawing: no figure the reader is given is computed in float.
 """
 
+import datetime
 import hashlib
 import io
 import os
@@ -200,4 +202,44 @@ def share_chart(
             bbox_to_anchor=(1.0, 0.5),
         )
         axes.set_aspect("equal")
+    return _svg(figure, title)
+
+
+def balance_chart(
+    *,
+    title: str,
+    points: Sequence[tuple[datetime.date, Number]],
+    events: Sequence[tuple[datetime.date, Number]] = (),
+    line_label: str = "",
+    events_label: str = "",
+    unit_divisor: int = 1,
+    width: float = 7.0,
+    height: float = 3.0,
+) -> str:
+    """A balance over time as a step line (it holds until the next
+    movement), with ``events`` (payments out, say) as bars on their dates,
+    as an SVG document."""
+    figure = _figure(width, height)
+    with matplotlib.rc_context(_RC):
+        axes = figure.subplots()
+        axes.set_title(title, loc="left")
+        if points:
+            days = [day for day, _value in points]
+            values = [float(value) for _day, value in points]
+            axes.step(days, values, where="post", color=PALETTE[0], label=line_label)
+            axes.fill_between(days, values, step="post", color=PALETTE[0], alpha=0.12)
+        if events:
+            axes.bar(
+                [day for day, _value in events],
+                [float(value) for _day, value in events],
+                width=6,
+                color=PALETTE[3],
+                label=events_label,
+            )
+        axes.yaxis.set_major_formatter(_amount_formatter(unit_divisor))
+        axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+        axes.set_axisbelow(True)
+        figure.autofmt_xdate()
+        if line_label and events:
+            axes.legend(frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2)
     return _svg(figure, title)
