@@ -152,6 +152,25 @@ ACTIONS: tuple[Action, ...] = (
         group=SUBSIDY,
     ),
     Action(
+        title=_("Risk-compensation fund"),
+        description=_(
+            "The fund's balance, leverage and non-performing rate; deposits; the co-op's "
+            "compensation claims, checked by the county and approved by finance."
+        ),
+        roles=frozenset(
+            {Role.COUNTY, Role.FINANCE, Role.AUDITOR, Role.COOP, Role.CITY, Role.PROVINCE}
+        ),
+        url_name="riskfund:list",
+        group=LOANS,
+    ),
+    Action(
+        title=_("Compensation claims"),
+        description=_("Claims on the fund for loans overdue at least the claim days."),
+        roles=frozenset({Role.TOWNSHIP}),
+        url_name="riskfund:claims",
+        group=LOANS,
+    ),
+    Action(
         title=_("Reports"),
         description=_("Programme reports, payout lists and public notices as PDF and spreadsheet."),
         roles=frozenset({Role.COUNTY, Role.TOWNSHIP, Role.FINANCE, Role.AUDITOR}),

@@ -55,6 +55,8 @@ _LOANS_VIEW = _perms(
 
 _REPORTS = {"reports.view_report", "reports.request_report"}
 
+_FUND_VIEW = _perms("riskfund", ("view",), ("fund", "movement", "claim"))
+
 _SUBSIDIES_VIEW = _perms(
     "subsidies", ("view",), ("subsidyrun", "subsidyline", "paymentbatch", "subsidyadjustment")
 )
@@ -62,6 +64,10 @@ _SUBSIDIES_VIEW = _perms(
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.COUNTY: {
         *_REPORTS,
+        *_FUND_VIEW,
+        "riskfund.add_fund",
+        "riskfund.change_fund",
+        "riskfund.check_claim",
         *_SUBSIDIES_VIEW,
         "subsidies.compute_subsidyrun",
         "subsidies.submit_subsidyrun",
@@ -84,6 +90,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     Role.TOWNSHIP: {
         *_REPORTS,
+        "riskfund.view_claim",
         *_LOANS_VIEW,
         *_SUBSIDIES_VIEW,
         "loans.add_application",
@@ -102,9 +109,15 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "loans.add_loan",
         "loans.add_ledgerentry",
         "subsidies.view_subsidyline",
+        "riskfund.view_fund",
+        "riskfund.view_claim",
+        "riskfund.add_claim",
     },
     Role.FINANCE: {
         *_REPORTS,
+        *_FUND_VIEW,
+        "riskfund.add_movement",
+        "riskfund.approve_claim",
         *_LOANS_VIEW,
         *_SUBSIDIES_VIEW,
         "subsidies.approve_subsidyrun",
@@ -116,6 +129,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     Role.AUDITOR: {
         *_REPORTS,
+        *_FUND_VIEW,
         *_LOANS_VIEW,
         *_SUBSIDIES_VIEW,
         "divisions.view_division",
@@ -130,12 +144,16 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     # counties run, with a budget per county), which they set up.
     Role.CITY: {
         "reports.view_league",
+        "riskfund.view_fund",
+        "riskfund.add_fund",
+        "riskfund.change_fund",
         "divisions.view_division",
         *_perms("loans", ("view",), ("programme", "programmequota", "lprrate")),
         *_perms("loans", ("add", "change"), ("programme", "programmequota")),
     },
     Role.PROVINCE: {
         "reports.view_league",
+        "riskfund.view_fund",
         "divisions.view_division",
         *_perms("loans", ("view",), ("programme", "programmequota", "lprrate")),
         *_perms("loans", ("add", "change"), ("programme", "programmequota")),

@@ -15,6 +15,7 @@ PACKAGES = [
     "demo",
     "reports",
     "subsidies",
+    "riskfund",
     "loans",
     "beneficiaries",
     "accounts",

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "accounts",
     "beneficiaries",
     "loans",
+    "riskfund",
     "subsidies",
     "reports",
     "demo",

@@ -19,6 +19,7 @@ urlpatterns = [
     path("applications/", include("loans.applications.urls")),
     path("notices/", include("loans.notices.urls")),
     path("loans/", include("loans.ledger.urls")),
+    path("fund/", include("riskfund.urls")),
     path("subsidies/", include("subsidies.urls")),
     path("reports/", include("reports.urls")),
     # Before the API's own routes: its catch-all answers unknown paths.

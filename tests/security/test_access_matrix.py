@@ -66,6 +66,8 @@ from loans.models import ApiKey, Application, Loan, LprRate, NoticeEntry, Progra
 from loans.notices.services import notice_publish, notices_release_due, objection_record
 from reports.models import Report
 from reports.services import report_key
+from riskfund.models import Claim
+from riskfund.services import fund_save, movement_record
 from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
 from subsidies.payout.services import payment_batch_issue
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
@@ -284,6 +286,29 @@ def _other_county(cast) -> tuple[ApiKey, str]:
     return api_key_issue(actor=cast.other_county, user=cast.other_coop, coop=coop)
 
 
+def _filed_claim(fund, coop, loan) -> Claim:
+    """A claim as filed, on the township's loan. Written directly: the
+    world's loans are not overdue (the claim's own rules are tested in
+    tests/riskfund); here only who may read and act on it matters."""
+    principal = loan.principal
+    return Claim.objects.create(
+        fund=fund,
+        coop=coop,
+        claim_id=f"CLAIM-{loan.contract_no}",
+        loan=loan,
+        county_id=loan.county_id,
+        township_id=loan.township_id,
+        claimed_on=AFTER_2025,
+        days_overdue=91,
+        loss_basis="principal",
+        principal_loss=principal,
+        loss=principal,
+        fund_share=Decimal("0.8"),
+        compensation=principal * Decimal("0.8"),
+        bank_share=principal * Decimal("0.2"),
+    )
+
+
 def build_world() -> SimpleNamespace:
     cast = make_cast()
     _other_api_key, other_key = _other_county(cast)
@@ -376,7 +401,19 @@ def build_world() -> SimpleNamespace:
     )
     payout_report = _stored_report(cast, kind=Report.Kind.PAYOUT, fmt=Report.Format.PDF, run=run)
     api_key, key = api_key_issue(actor=cast.county, user=cast.coop, coop=coop)
+    fund = fund_save(actor=cast.county, name="墨江县振兴贷风险补偿金", programmes=[programme])
+    movement_record(
+        actor=cast.finance,
+        fund=fund,
+        kind="deposit",
+        on=TODAY,
+        amount=Decimal("2000000.00"),
+        voucher="FUND-1",
+    )
+    for side in sides.values():
+        side.claim = _filed_claim(fund, coop, side.loan)
     return SimpleNamespace(
+        fund=fund,
         cast=cast,
         programme=programme,
         coop=coop,
@@ -565,6 +602,22 @@ EXPECTED: dict[str, tuple] = {
     "subsidies:approve": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
     "subsidies:send_back": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
     "subsidies:cancel": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    # The fund: the county office sets it up, finance records deposits and
+    # approves claims, the co-op files them; the city and province read the
+    # funds side by side (the city sets up a fund of its own); a township
+    # officer sees the claims of their township alone.
+    "riskfund:list": (200, 403, 403, 200, 200, 200, 200, 200, LOGIN, 200, 403, 200),
+    "riskfund:create": (200, 403, 403, 403, 403, 403, 200, 403, LOGIN, 200, 403, 403),
+    "riskfund:detail": (200, 403, 403, 200, 200, 200, 200, 200, LOGIN, 404, 403, 404),
+    "riskfund:edit": (200, 403, 403, 403, 403, 403, 403, 403, LOGIN, 404, 403, 403),
+    "riskfund:movement_create": (403, 403, 403, 403, 200, 403, 403, 403, LOGIN, 403, 403, 403),
+    "riskfund:statement_pdf": (200, 403, 403, 200, 200, 200, 200, 200, LOGIN, 404, 403, 404),
+    "riskfund:statement_xlsx": (200, 403, 403, 200, 200, 200, 200, 200, LOGIN, 404, 403, 404),
+    "riskfund:claims": (200, 200, 200, 200, 200, 200, 403, 403, LOGIN, 200, 200, 200),
+    "riskfund:claim_create": (403, 403, 403, 200, 403, 403, 403, 403, LOGIN, 403, 403, 200),
+    "riskfund:claim": (200, 200, 404, 200, 200, 200, 403, 403, LOGIN, 404, 404, 404),
+    "riskfund:claim_check": (405, 403, 403, 403, 403, 403, 403, 403, LOGIN, 405, 403, 403),
+    "riskfund:claim_approve": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
     "subsidies:line": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
     "subsidies:payout": (200, 200, 200, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
     "subsidies:issue_batch": (403, 403, 403, 403, 405, 403, 403, 403, LOGIN, 403, 403, 403),
@@ -612,6 +665,14 @@ EXPECTED: dict[str, tuple] = {
 # The arguments of each URL that takes some, from one township's half of
 # the world (``s``: w.a or w.b).
 ARGS = {
+    "riskfund:detail": lambda w, s: [w.fund.pk],
+    "riskfund:edit": lambda w, s: [w.fund.pk],
+    "riskfund:movement_create": lambda w, s: [w.fund.pk],
+    "riskfund:statement_pdf": lambda w, s: [w.fund.pk],
+    "riskfund:statement_xlsx": lambda w, s: [w.fund.pk],
+    "riskfund:claim": lambda w, s: [s.claim.pk],
+    "riskfund:claim_check": lambda w, s: [s.claim.pk],
+    "riskfund:claim_approve": lambda w, s: [s.claim.pk],
     "divisions:township": lambda w, s: [s.township.pk],
     "divisions:add": lambda w, s: [s.township.pk],
     "divisions:edit": lambda w, s: [s.village.pk],
@@ -793,6 +854,7 @@ REFUSED_POSTS: dict[str, tuple] = {
     "subsidies:compute": (None, None, None, None, None, None, None, None, None, 404, None, None),
     "subsidies:submit": (None, None, None, None, None, None, None, None, None, 404, None, None),
     "subsidies:cancel": (None, None, None, None, None, None, None, None, None, 404, None, None),
+    "riskfund:claim_check": (None, None, None, None, None, None, None, None, None, 404, None, None),
 }
 
 DENIED = (401, 403, 404, LOGIN)
