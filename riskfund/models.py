@@ -82,7 +82,7 @@ class Fund(models.Model):
         decimal_places=4,
         default=Decimal("0.0500"),
         help_text=_(
-            "0.05 = lending stops once the non-performing share of the covered balance reaches 5 percent."
+            "0.05 = lending stops once 5 percent of the covered balance is non-performing."
         ),
     )
     account = models.CharField(_("fund account"), max_length=60, blank=True)
