@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
+    Case,
     Count,
     DecimalField,
     Exists,
@@ -23,14 +24,18 @@ from django.db.models import (
     OuterRef,
     Q,
     Sum,
+    When,
 )
 from django.db.models.functions import Coalesce, TruncMonth
 from django.db.models.lookups import GreaterThan
 
 from accounts.roles import TOWNSHIP_BOUND_ROLES, role_of
 from common.money import ZERO, round_fen
+from divisions.models import Division
 from loans.ledger.selectors import ledger_total
 from loans.models import Application, LedgerEntry, Loan, Programme
+from riskfund import selectors as fund_selectors
+from riskfund.models import Fund
 from subsidies.models import SubsidyLine, SubsidyRun
 from subsidies.runs.selectors import run_has_results, run_totals
 
@@ -371,3 +376,23 @@ def runs_awaiting_payment(user) -> list[PayoutFigures]:
         )
         for run in runs
     ]
+
+
+# --- The risk-compensation fund ------------------------------------------------
+
+
+def fund_standing(*, user, programme: Programme, today: datetime.date):
+    """The standing of the fund that covers ``programme`` in the user's
+    county (its own, else its city's), or None: no fund, or a user who may
+    not see funds (a township officer)."""
+    if not user.has_perm("riskfund.view_fund"):
+        return None
+    fund = (
+        Fund.objects.for_user(user)
+        .filter(programmes=programme)
+        .select_related("region")
+        # The county's own fund before its city's.
+        .order_by(Case(When(region__level=Division.Level.COUNTY, then=0), default=1), "pk")
+        .first()
+    )
+    return None if fund is None else fund_selectors.standing(fund, on=today)

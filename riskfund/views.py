@@ -183,7 +183,9 @@ def fund_edit(request, pk: int):
 def movement_create(request, pk: int):
     """Finance records a deposit or the account's interest."""
     fund = _fund_for_user(request, pk)
-    form = MovementForm(request.POST or None, initial={"on": timezone.localdate()})
+    form = MovementForm(
+        request.POST if request.method == "POST" else None, initial={"on": timezone.localdate()}
+    )
     if request.method == "POST" and form.is_valid():
         try:
             movement = movement_record(actor=request.user, fund=fund, **form.cleaned_data)
@@ -245,7 +247,9 @@ def claim_create(request):
     coop = _coop_of(request.user)
     if coop is None:
         raise PermissionDenied
-    form = ClaimForm(request.POST or None, initial=request.GET or None)
+    form = ClaimForm(
+        request.POST if request.method == "POST" else None, initial=request.GET or None
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         loan = (
@@ -286,8 +290,17 @@ def _claim_for_user(request, pk: int) -> Claim:
 def claim_detail(request, pk: int):
     """A claim with its working: the principal outstanding, the days of
     contract interest unpaid, the loss and its split, and its steps."""
-    claim = _claim_for_user(request, pk)
+    return _render_claim(request, _claim_for_user(request, pk))
+
+
+def _render_claim(request, claim: Claim, *, check_form=None, approve_form=None, status=200):
+    """The claim's page; after a refused step, with that step's form as
+    posted and its errors (status 400)."""
     user = request.user
+    if check_form is None and user.has_perm("riskfund.check_claim"):
+        check_form = CheckForm()
+    if approve_form is None and user.has_perm("riskfund.approve_claim"):
+        approve_form = ApproveForm()
     working = loss_of(claim.loan, claim.fund, claimed_on=claim.claimed_on)
     return render(
         request,
@@ -300,12 +313,13 @@ def claim_detail(request, pk: int):
                 "ledger_entry"
             ),
             "returned": selectors.returned_so_far(claim),
-            "check_form": CheckForm() if user.has_perm("riskfund.check_claim") else None,
-            "approve_form": ApproveForm() if user.has_perm("riskfund.approve_claim") else None,
+            "check_form": check_form,
+            "approve_form": approve_form,
             "waiting_balance": selectors.balance(claim.fund)
             if claim.state == Claim.State.APPROVED
             else None,
         },
+        status=status,
     )
 
 
@@ -324,17 +338,15 @@ def claim_check_view(request, pk: int):
                 comment=form.cleaned_data["comment"],
             )
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            add_service_error(error, form)
         else:
             messages.success(
                 request,
                 _("Claim %(claim)s is %(state)s.")
                 % {"claim": claim, "state": claim.get_state_display()},
             )
-    else:
-        messages.error(request, _("Choose to accept or reject the claim."))
-    return redirect("riskfund:claim", pk=claim.pk)
+            return redirect("riskfund:claim", pk=claim.pk)
+    return _render_claim(request, claim, check_form=form, status=400)
 
 
 @login_required
@@ -347,16 +359,12 @@ def claim_approve_view(request, pk: int):
         try:
             claim = claim_approve(actor=request.user, claim=claim, **form.cleaned_data)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            add_service_error(error, form)
         else:
             messages.success(
                 request,
                 _("Claim %(claim)s is %(state)s.")
                 % {"claim": claim, "state": claim.get_state_display()},
             )
-    else:
-        for errors in form.errors.values():
-            for message in errors:
-                messages.error(request, message)
-    return redirect("riskfund:claim", pk=claim.pk)
+            return redirect("riskfund:claim", pk=claim.pk)
+    return _render_claim(request, claim, approve_form=form, status=400)

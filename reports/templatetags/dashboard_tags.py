@@ -143,9 +143,11 @@ def programme_context(*, user, request, today: datetime.date, charts: bool) -> d
         return context
     loans = selectors.loan_figures(user=user, programme=programme, today=today)
     subsidy = selectors.subsidy_figures(user=user, programme=programme)
+    fund = selectors.fund_standing(user=user, programme=programme, today=today)
     context.update(
         loans=loans,
         subsidy=subsidy,
+        fund=fund,
         overdue_url=overdue_url(programme),
         figures={
             "principal": wan(loans.principal),
@@ -157,6 +159,8 @@ def programme_context(*, user, request, today: datetime.date, charts: bool) -> d
             "subsidy_due_yuan": yuan(subsidy.due),
             "latest_due": yuan(subsidy.latest_due),
             "interest_paid": yuan(loans.interest_paid),
+            "fund_balance": wan(fund.balance) if fund else "",
+            "fund_balance_yuan": yuan(fund.balance) if fund else "",
         },
     )
     if charts:

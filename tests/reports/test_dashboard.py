@@ -36,6 +36,7 @@ from loans.ledger.position import loan_position
 from loans.models import Application, Loan, Programme
 from reports import dashboard
 from reports.templatetags import dashboard_tags
+from riskfund.services import fund_save
 from subsidies.models import SubsidyLine, SubsidyRun
 from subsidies.payout.services import payment_batch_issue, payment_line_record
 from subsidies.runs.services import (
@@ -50,6 +51,7 @@ from tests.loans.conftest import coop, groups, people, programme  # noqa: F401
 from tests.loans.ledger.test_pages import text
 from tests.loans.ledger.test_selectors import release, repay
 from tests.loans.ledger.test_selectors import reverse as reverse_entry
+from tests.riskfund.conftest import deposit
 from tests.subsidies.conftest import launch_at_once, lend  # noqa: F401
 from tests.subsidies.runs.test_pages import build_year
 
@@ -435,3 +437,35 @@ def test_the_number_of_queries_does_not_grow_with_the_loans(client, cast, progra
         for user in (cast.county, cast.township_officer_a, cast.finance)
     }
     assert many == few
+
+
+# --- The risk-compensation fund ----------------------------------------------------
+
+
+@pytest.fixture
+def fund(cast, programme, run):  # noqa: F811
+    """A fund set up after the loans, holding 10,000: leverage 10 allows
+    100,000 of covered principal, and 192,000 is owed."""
+    fund = fund_save(actor=cast.county, name="墨江县振兴贷风险补偿金", programmes=[programme])
+    deposit(cast, fund, "10000.00")
+    return fund
+
+
+def test_the_county_sees_the_funds_balance_and_limits(client, cast, fund):
+    response = home(client, cast.county)
+    assert figure(response, "fund-balance") == "1.00"  # 万元
+    assert note(response, "fund-leverage") == "放大倍数使用率 192.00 %"
+    assert "0.00 %" in note(response, "fund-npl") and "5.00 %" in note(response, "fund-npl")
+    html = body_of(response)
+    assert 'class="dash-figure alert" data-testid="fund-figure"' in html  # past 90 % of the limit
+    link = re.search(r'href="([^"]*)" data-testid="fund-link"', html).group(1)
+    assert link == reverse("riskfund:detail", args=[fund.pk])
+
+
+def test_finance_sees_the_fund_and_a_township_officer_does_not(client, cast, fund):
+    assert figure(home(client, cast.finance), "fund-balance") == "1.00"
+    assert 'data-testid="fund-figure"' not in body_of(home(client, cast.township_officer_a))
+
+
+def test_without_a_fund_no_fund_figure_is_shown(client, cast, run):
+    assert 'data-testid="fund-figure"' not in body_of(home(client, cast.county))
