@@ -59,6 +59,8 @@ from common.pdf import PRINT_LANGUAGE, render_pdf
 from divisions.models import Division
 from loans.ledger.selectors import with_ledger_totals
 from loans.models import Loan, Programme
+from riskfund import selectors as fund_selectors
+from riskfund.models import Claim
 from subsidies.models import SubsidyLine, SubsidyRun
 
 from .builders import Built, Progress
@@ -420,6 +422,71 @@ def county_figures(
     )
 
 
+# --- The risk-compensation fund ------------------------------------------------------
+
+MONEY, COUNT, RATE = "money", "count", "rate"
+
+
+@dataclass(frozen=True)
+class FundSection:
+    """The fund that covers the programme in the county, from the first of
+    the as-of date's year to the as-of date: (label, value, kind) rows."""
+
+    name: str
+    start: datetime.date
+    rows: tuple[tuple[str, Decimal | int | None, str], ...]
+
+
+def fund_section(programme: Programme, as_of: datetime.date, *, county: Division):
+    """The county report's fund section, or None where no fund covers the
+    programme in ``county``."""
+    fund = fund_selectors.funds_covering(programme_id=programme.pk, county=county).first()
+    if fund is None:
+        return None
+    start = as_of.replace(month=1, day=1)
+    statement = fund_selectors.statement(fund, start=start, end=as_of)
+    standing = statement.standing
+    claims = fund.claims.filter(claimed_on__lte=as_of)
+    paid = claims.filter(state=Claim.State.PAID, paid_on__lte=as_of)
+    waiting = claims.filter(
+        state__in=[Claim.State.FILED, Claim.State.CHECKED, Claim.State.APPROVED]
+    )
+    return FundSection(
+        name=fund.name,
+        start=start,
+        rows=(
+            (_("Opening balance"), statement.opening, MONEY),
+            (_("Deposits"), statement.deposits, MONEY),
+            (_("Account interest"), statement.interest, MONEY),
+            (_("Claims paid"), statement.compensation, MONEY),
+            (_("Recoveries returned"), statement.recoveries, MONEY),
+            (_("Closing balance"), statement.closing, MONEY),
+            (_("Covered principal outstanding"), standing.exposure.outstanding, MONEY),
+            (_("Limit (leverage × balance)"), standing.limit, MONEY),
+            (_("Leverage used"), standing.leverage_used, RATE),
+            (_("Non-performing rate"), standing.exposure.non_performing_rate, RATE),
+            (_("Claims paid, all years"), paid.count(), COUNT),
+            (
+                _("Compensation paid, all years"),
+                fund_selectors.fen(paid.aggregate(total=Sum("compensation"))["total"]),
+                MONEY,
+            ),
+            (_("Claims not yet paid"), waiting.count(), COUNT),
+        ),
+    )
+
+
+def _fund_shown(section: FundSection | None) -> dict | None:
+    if section is None:
+        return None
+    shown = {MONEY: yuan, COUNT: lambda n: f"{n:,}", RATE: fund_selectors.percent_text}
+    return {
+        "name": section.name,
+        "start": section.start,
+        "rows": [(label, shown[kind](value)) for label, value, kind in section.rows],
+    }
+
+
 # --- Charts ----------------------------------------------------------------------
 
 TEN_THOUSAND = 10_000
@@ -549,9 +616,17 @@ def _shown_row(row: Row) -> dict:
     }
 
 
+def _report_fund(report: Report) -> FundSection | None:
+    """A township's report leaves the county's fund out."""
+    if report.township_id is not None:
+        return None
+    return fund_section(report.programme, report.as_of, county=report.county)
+
+
 def county_pdf(report: Report, progress: Progress) -> Built:
     progress(5, _("Adding up the figures"))
     figures = county_figures(report.programme, report.as_of, report.township, county=report.county)
+    fund = _report_fund(report)
     progress(40, _("Drawing the charts"))
     with translation.override(PRINT_LANGUAGE):
         charts = county_charts(figures)
@@ -587,6 +662,8 @@ def county_pdf(report: Report, progress: Progress) -> Built:
             "farming_title": _("5. Husbandry and planting"),
             "by_farming": [_shown_row(row) for row in figures.by_farming],
             "farming_chart": charts["farming"],
+            "fund_title": _("6. The risk-compensation fund"),
+            "fund": _fund_shown(fund),
         }
     progress(60, _("Rendering the PDF"))
     content = render_pdf("reports/county.html", context)
@@ -710,11 +787,27 @@ def _table_sheet(
     sheet.freeze_panes = sheet.cell(row=TABLE_FIRST_ROW + 1, column=len(label_headings) + 1)
 
 
+def _fund_sheet(book, heading: tuple[str, str], fund: FundSection) -> None:
+    """The fund's figures, one a row: yuan as numbers, rates as fractions."""
+    sheet = book.create_sheet(_("Risk-compensation fund"))
+    sheet_heading(sheet, heading, 2)
+    sheet.append([_("Figure"), fund.name])
+    style_header(sheet)
+    formats = {MONEY: MONEY_FORMAT, COUNT: COUNT_FORMAT, RATE: "0.00%"}
+    for label, value, kind in fund.rows:
+        sheet.append([label, value])
+        sheet.cell(row=sheet.max_row, column=2).number_format = formats[kind]
+    sheet.column_dimensions["A"].width = 30
+    sheet.column_dimensions["B"].width = 22
+    sheet.freeze_panes = "A%d" % (TABLE_FIRST_ROW + 1)
+
+
 def county_xlsx(report: Report, progress: Progress) -> Built:
     """The workbook: the totals, then one sheet per table, each with what
     it was generated from above a frozen header, and a total row."""
     progress(5, _("Adding up the figures"))
     figures = county_figures(report.programme, report.as_of, report.township, county=report.county)
+    fund = _report_fund(report)
     progress(60, _("Writing the spreadsheet"))
     with translation.override(PRINT_LANGUAGE):
         title = report_title(report.programme, report.county, report.township)
@@ -733,6 +826,8 @@ def county_xlsx(report: Report, progress: Progress) -> Built:
         _table_sheet(book, _("By industry"), heading, industries, figures.by_industry, total)
         farming = [_("Husbandry or planting")]
         _table_sheet(book, _("Husbandry and planting"), heading, farming, figures.by_farming, total)
+        if fund is not None:
+            _fund_sheet(book, heading, fund)
         output = io.BytesIO()
         book.save(output)
     progress(100, _("Done"))

@@ -46,6 +46,7 @@ from loans.notices.services import notice_publish, notices_release_due
 from reports.builders import no_progress
 from reports.county import county_figures, county_pdf, county_xlsx
 from reports.models import Report
+from riskfund.services import fund_save
 from subsidies.models import SubsidyLine
 from subsidies.payout.services import payment_batch_issue, payment_line_record
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
@@ -53,6 +54,7 @@ from tests.beneficiaries.registry.test_services import credit_code
 from tests.loans import conftest as loans_fixtures
 from tests.loans.applications.test_flow import contract, submit
 from tests.pdf import pdf_text
+from tests.riskfund.conftest import deposit
 from tests.subsidies import conftest as subsidies_fixtures
 
 programme = loans_fixtures.programme
@@ -453,3 +455,68 @@ def test_the_number_of_queries_does_not_grow_with_the_loans(cast, programme, len
         lend(township=cast.township_b if number % 2 else None)
     assert Loan.objects.count() == 20
     assert queries() == with_two
+
+
+# --- The risk-compensation fund ------------------------------------------------------
+
+
+@pytest.fixture
+def fund(cast, programme, book):
+    """A fund set up after the loans: 10,000 deposited in 2025, 5,000 and
+    12.34 of interest in January 2026, and one more deposit after the as-of
+    date, which the report leaves out."""
+    fund = fund_save(actor=cast.county, name="墨江县振兴贷风险补偿金", programmes=[programme])
+    deposit(cast, fund, "10000.00", voucher="D-1", on=D(2025, 12, 1))
+    deposit(cast, fund, "5000.00", voucher="D-2", on=D(2026, 1, 10))
+    deposit(cast, fund, "12.34", voucher="I-1", on=D(2026, 1, 20), kind="interest")
+    deposit(cast, fund, "99999.00", voucher="D-3", on=D(2026, 2, 5))
+    return fund
+
+
+# Covered principal owed on 31 January: L1 60,000, L2 50,000, L3 30,000,
+# L4 20,000. Limit: 10 × 15,012.34 = 150,123.40; 160,000 ÷ 150,123.40 =
+# 106.5789… %, half-up 106.58 %.
+FUND_FIGURES = [
+    ("期初余额", "10,000.00"),
+    ("存入", "5,000.00"),
+    ("专户利息", "12.34"),
+    ("代偿支出", "0.00"),
+    ("追偿回款", "0.00"),
+    ("期末余额", "15,012.34"),
+    ("覆盖贷款余额", "160,000.00"),
+    ("上限（放大倍数 × 余额）", "150,123.40"),
+    ("放大倍数使用率", "106.58 %"),
+    ("不良率", "0.00 %"),
+]
+
+
+def test_the_pdf_has_the_funds_figures_to_the_as_of_date(cast, programme, book, fund):
+    text = pdf_text(county_pdf(report_for(cast, programme), no_progress).content)
+    assert "6. 风险补偿金" in text
+    assert "墨江县振兴贷风险补偿金，2026-01-01 至 2026-01-31" in text
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    for label, figure in FUND_FIGURES:
+        assert f"{label} {figure}" in lines, label
+    assert "99,999.00" not in text
+
+
+def test_a_township_report_and_a_county_without_a_fund_leave_the_section_out(cast, programme, book):
+    county = county_pdf(report_for(cast, programme), no_progress)
+    assert "风险补偿金" not in pdf_text(county.content)
+    fund_save(actor=cast.county, name="墨江县振兴贷风险补偿金", programmes=[programme])
+    township = county_pdf(report_for(cast, programme, township=cast.township_a), no_progress)
+    assert "风险补偿金" not in pdf_text(township.content)
+
+
+def test_the_workbook_has_a_fund_sheet_with_numbers(cast, programme, book, fund):
+    built = county_xlsx(report_for(cast, programme, fmt=Report.Format.XLSX), no_progress)
+    sheet = load_workbook(BytesIO(built.content)).worksheets[-1]
+    assert sheet.title == "风险补偿金"
+    values = {row[0].value: row[1] for row in sheet.iter_rows(min_row=5)}
+    assert Decimal(str(values["期末余额"].value)) == Decimal("15012.34")
+    assert values["期末余额"].number_format == "#,##0.00"
+    assert Decimal(str(values["覆盖贷款余额"].value)) == Decimal("160000.00")
+    used = values["放大倍数使用率"]
+    assert round(Decimal(str(used.value)), 6) == Decimal("1.065790")
+    assert used.number_format == "0.00%"
+    assert values["累计已代偿笔数"].value == 0
