@@ -254,7 +254,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "DESCRIPTION": (
         "The credit co-op's API: read released applications, post contracts, interest and "
-        "principal repayments, read loans back. Send `Authorization: Token <key>` (issued by "
+        "principal repayments, read loans back, file compensation claims on the "
+        "risk-compensation fund and read them back. Send `Authorization: Token <key>` (issued by "
         "the county programme office). Every record carries the co-op's own `txn_id`: "
         "posting it again with the same content changes nothing, with different content it "
         "is refused (409). Amounts are decimal strings with 2 places, rates with 6, dates "
@@ -270,6 +271,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "LoanStatusEnum": "loans.models.Loan.Status",
+        "ClaimStateEnum": "riskfund.models.Claim.State",
         "PostingOutcomeEnum": ["created", "already_exists"],
     },
 }

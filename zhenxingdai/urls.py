@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from riskfund.api import CompensationClaimDetail, CompensationClaims
 from subsidies.api import SubsidyLines
 
 from .health import healthz
@@ -24,6 +25,16 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     # Before the API's own routes: its catch-all answers unknown paths.
     path("api/v1/subsidy-lines/", SubsidyLines.as_view(), name="api-subsidy-lines"),
+    path(
+        "api/v1/compensation-claims/",
+        CompensationClaims.as_view(),
+        name="api-compensation-claims",
+    ),
+    path(
+        "api/v1/compensation-claims/<path:claim_id>/",
+        CompensationClaimDetail.as_view(),
+        name="api-compensation-claim",
+    ),
     path("api/v1/", include("loans.api.urls")),
     path("coop-keys/", include("loans.keys.urls")),
 ]

@@ -27,7 +27,13 @@ logger = logging.getLogger(__name__)
 # Codes that say "this contradicts what is already stored": the request as a
 # whole answers 409 when any row carries one.
 CONFLICT_CODES = frozenset(
-    {"txn_id_conflict", "contract_conflict", "application_already_lent", "already_reversed"}
+    {
+        "txn_id_conflict",
+        "contract_conflict",
+        "application_already_lent",
+        "already_reversed",
+        "claim_id_conflict",
+    }
 )
 
 

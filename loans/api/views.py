@@ -6,6 +6,7 @@ import datetime
 
 from django import forms
 from django.db.models import DecimalField, ExpressionWrapper, F
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
@@ -288,7 +289,12 @@ class LoanDetail(CoopApiView, generics.RetrieveAPIView):
         return _with_position(ingest.coop_loans(actor=self.request.user, coop=self.coop))
 
     def get_object(self):
-        return get_object_or_404(self.get_queryset(), contract_no=self.kwargs["contract_no"])
+        contract_no = self.kwargs["contract_no"]
+        if "\x00" in contract_no:
+            # No contract number holds one (the API refuses it), and
+            # PostgreSQL refuses to compare text with it.
+            raise Http404
+        return get_object_or_404(self.get_queryset(), contract_no=contract_no)
 
     @extend_schema(
         parameters=[

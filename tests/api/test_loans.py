@@ -173,6 +173,12 @@ def test_an_unknown_contract_or_another_coops_loan_is_404(cast, api, loan):
     assert client_with(key).get(URL).json()["results"] == []
 
 
+def test_a_contract_number_with_a_nul_is_404_not_an_error(api, loan):
+    response = api.get(URL + "MJ%00/")
+    assert response.status_code == 404
+    assert codes(response) == [(None, None, "not_found")]
+
+
 def test_a_contract_number_with_a_slash_reads_back(api, cast, coop, application):
     contract(cast, application, coop, contract_no="MJ/2025/7")
     assert api.get(URL + "MJ/2025/7/").json()["contract_no"] == "MJ/2025/7"

@@ -35,8 +35,10 @@ from accounts.services import user_create
 from loans.api.permissions import ApiKeyRateThrottle
 from loans.keys.services import _digest, api_key_issue, api_key_revoke, credit_coop_save
 from loans.models import ApiKey
+from riskfund.services import fund_save
 from subsidies.runs.services import subsidy_run_approve, subsidy_run_start, subsidy_run_submit
 from tests.api.conftest import CONTRACT, client_with, quarter_rows, repayment_row
+from tests.riskfund.conftest import CLAIM_DAY, overdue_loan
 from zhenxingdai.wsgi import application
 
 SCHEMA = "/api/v1/schema/?format=json"
@@ -67,13 +69,16 @@ def test_every_operation_declares_its_errors(schema_document):
         ("POST", "/api/v1/repayments/"),
         ("POST", "/api/v1/reversals/"),
         ("GET", "/api/v1/subsidy-lines/"),
+        ("GET", "/api/v1/compensation-claims/"),
+        ("POST", "/api/v1/compensation-claims/"),
+        ("GET", "/api/v1/compensation-claims/{claim_id}/"),
     }
     for (method, path), operation in operations.items():
         declared = set(operation["responses"])
         assert {"200", "401", "403", "429"} <= declared, (method, path)
         if method == "POST":
             assert {"201", "400", "409"} <= declared, (method, path)
-        if "{contract_no}" in path:
+        if "{contract_no}" in path or "{claim_id}" in path:
             assert "404" in declared
         assert operation["security"] == [{"TokenAuth": []}]
     error = schema_document["components"]["schemas"]["ErrorEnvelope"]
@@ -139,13 +144,24 @@ rejection = live_schema.config.checks.negative_data_rejection
 rejection.expected_statuses = [*rejection.expected_statuses, "413"]
 
 
+# The co-op's second loan, overdue, and its compensation claim (the
+# schema's examples).
+OVERDUE = "MJ-2025-0002"
+CLAIM_ID = "PC-2026-0001"
+
+
 @pytest.fixture
-def fuzz_ready(api, loan, cast, monkeypatch):
-    """A released application, its loan, some postings and an approved
-    subsidy run (so that reads return full records); then the WSGI
-    application is called directly."""
+def fuzz_ready(api, loan, cast, programme, people, coop, monkeypatch):
+    """A released application, its loan, some postings, a second loan
+    overdue with a compensation claim on it, and an approved subsidy run
+    (so that reads return full records); then the WSGI application is
+    called directly."""
     api.post("/api/v1/interest-payments/", quarter_rows(2), format="json")
     api.post("/api/v1/repayments/", repayment_row(), format="json")
+    overdue_loan(cast, programme, people, coop, number=OVERDUE)
+    fund_save(actor=cast.county, name="墨江县振兴贷风险补偿金", programmes=[programme])
+    claim = {"claim_id": CLAIM_ID, "contract_no": OVERDUE, "claimed_on": CLAIM_DAY.isoformat()}
+    assert api.post("/api/v1/compensation-claims/", claim, format="json").status_code == 201
     # The test's transaction never commits: compute the run at once.
     monkeypatch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
     run = subsidy_run_start(
@@ -268,5 +284,6 @@ def test_no_caller_gets_a_server_error_or_another_coops_records(
             assert response.json()["errors"], name
         elif response.status_code < 300 and "/applications/" not in case.path:
             # Applications are the county's, for every co-op to lend on;
-            # loans, their ledger and subsidy lines are each co-op's own.
+            # loans, their ledger, subsidy lines and claims are each co-op's own.
             assert CONTRACT not in response.text, (name, response.text)
+            assert OVERDUE not in response.text and CLAIM_ID not in response.text, name

@@ -633,6 +633,8 @@ EXPECTED: dict[str, tuple] = {
     "reports:statement": (200, 200, 404, 403, 200, 200, 403, 403, LOGIN, 404, 404, 403),
     # The co-op API: its key only; the site's login opens nothing there.
     "api-subsidy-lines": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
+    "api-compensation-claims": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
+    "api-compensation-claim": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 404),
     "api:applications": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
     "api:loans": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 200),
     "api:loan": (401, 401, 401, 200, 401, 401, 401, 401, 401, 401, 401, 404),
@@ -711,6 +713,7 @@ ARGS = {
     "reports:download": lambda w, s: [s.report.pk],
     "reports:statement": lambda w, s: [s.borrower.pk],
     "api:loan": lambda w, s: [s.loan.contract_no],
+    "api-compensation-claim": lambda w, s: [s.claim.claim_id],
     "coop_keys:revoke": lambda w, s: [w.api_key.pk],
     "history:export": lambda w, s: ["csv"],
     "reports:county-dashboard": lambda w, s: [w.cast.county_division.code],
@@ -789,6 +792,11 @@ BODIES = {
         "reason": "重复入账",
         "paid_on": "2026-03-20",
     },
+    "api-compensation-claims": lambda w, s: {
+        "claim_id": "X-CLAIM-1",
+        "contract_no": s.loan.contract_no,
+        "claimed_on": "2026-06-19",
+    },
 }
 
 # Roles that pass a view's decorators (GET answers 200 or 405) but may not
@@ -836,6 +844,22 @@ REFUSED_POSTS: dict[str, tuple] = {
     ),
     "api:repayments": (None, None, None, None, None, None, None, None, None, None, None, 400),
     "api:reversals": (None, None, None, None, None, None, None, None, None, None, None, 400),
+    # Another county's co-op claiming on Mojiang's loan: no such contract of
+    # its own, nothing filed.
+    "api-compensation-claims": (
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        400,
+    ),
     # Another county's office, officer and co-op, on Mojiang's records.
     "notices:objection_resolve": (
         None,
@@ -871,9 +895,10 @@ GET_ONLY = {
     "reports:statement",
     "history:list",
     "history:export",
-    # The co-op API's loan: the method is refused before the contract is
-    # looked up, so another county's co-op learns nothing from the 405.
+    # The co-op API's loan and claim: the method is refused before the
+    # record is looked up, so another county's co-op learns nothing from the 405.
     "api:loan",
+    "api-compensation-claim",
 }
 
 
@@ -945,7 +970,7 @@ def post(client, name: str, url: str, body: dict):
 
 # Models whose rows a refused request must leave alone: the project's apps,
 # their history tables included (an update shows there as a new row).
-TRACKED_APPS = ("accounts", "beneficiaries", "loans", "subsidies", "reports")
+TRACKED_APPS = ("accounts", "beneficiaries", "loans", "riskfund", "subsidies", "reports")
 
 
 def row_counts() -> dict[str, int]:
@@ -1232,9 +1257,13 @@ def test_the_other_townships_people_appear_nowhere_an_officer_looks(world):
     assert blind == []
 
 
+# The co-op API's lists.
+API_LISTS = ("api:applications", "api:loans", "api-subsidy-lines", "api-compensation-claims")
+
+
 def test_the_api_shows_nothing_to_an_officer(world):
     officer = client_for(world, "township_officer_a", "")
-    for name in ("api:applications", "api:loans", "api-subsidy-lines"):
+    for name in API_LISTS:
         response = officer.get(reverse(name))
         assert response.status_code == 401
         assert_no_marks(text_of(response), world.b, name)
@@ -1263,7 +1292,7 @@ def test_mojiangs_people_appear_nowhere_another_county_looks(world):
         assert list(notices) == [], role
         assert client.get(reverse("loans:list")).context["total"] == 0, role
     coop = client_for(world, "other_coop", "api:loans")
-    for name in ("api:applications", "api:loans", "api-subsidy-lines"):
+    for name in API_LISTS:
         response = coop.get(reverse(name))
         assert response.status_code == 200, name
         for side in (world.a, world.b):
