@@ -6,12 +6,17 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from loans.ledger.services import ledger_post_repayment, ledger_post_reversal
 from loans.models import Loan
 from riskfund import selectors
 from riskfund.models import Claim, Movement
 from riskfund.services import ClaimConflictError, claim_approve, claim_check, claim_file, fund_save
+from subsidies.models import SubsidyLine
+from subsidies.runs.services import subsidy_run_start
 from tests.riskfund.conftest import (
     CLAIM_DAY,
     MATURITY,
@@ -234,3 +239,83 @@ def test_a_deposit_is_positive_with_a_voucher_used_once(cast, fund):
             voucher="D-9",
         )
     assert fund.movements.count() == 1
+
+
+def test_the_subsidy_run_counts_the_compensated_loans_days_from_the_claim_date_written_off(
+    cast, coop, programme, fund, loan, monkeypatch
+):
+    # The computation launched on commit, at once (the test never commits).
+    monkeypatch.setattr("subsidies.runs.services._after_commit", lambda callback: callback())
+    deposit(cast, fund, "1980000.00")
+    checked_and_approved(cast, file(cast, coop, loan))
+    run = subsidy_run_start(actor=cast.county, programme=programme, year=2026, today=D(2027, 1, 5))
+    run.refresh_from_db()
+    line = SubsidyLine.objects.get(run=run, loan=loan)
+    # From the claim day, 19 June, to the end of the subsidy year (the
+    # bank's: 20 December 2026), both counted.
+    _first, last = programme.subsidy_year_bounds(2026)
+    assert line.days_written_off == (last - CLAIM_DAY).days + 1 == 185
+
+
+class _RollbackError(Exception):
+    """Undoes one example's postings: the claim is paid once, for all."""
+
+
+@pytest.fixture
+def paid_claim(cast, coop, fund, loan):
+    deposit(cast, fund, "1980000.00")
+    return checked_and_approved(cast, file(cast, coop, loan))
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.decimals(min_value="0.01", max_value="10000.00", places=2),
+            st.booleans(),  # reversed afterwards
+        ),
+        min_size=1,
+        max_size=4,  # at most the 40,000 owed
+    )
+)
+def test_any_recoveries_and_reversals_keep_the_balance_the_sum_and_the_returns_capped(
+    cast, coop, fund, loan, paid_claim, steps
+):
+    claim = paid_claim
+    try:
+        with transaction.atomic():
+            for number, (amount, undo) in enumerate(steps):
+                ledger_post_repayment(
+                    actor=cast.coop,
+                    coop=coop,
+                    loan=loan,
+                    txn_id=f"R-{number}",
+                    paid_on=D(2026, 8, 1 + number),
+                    amount=amount,
+                )
+                if undo:
+                    ledger_post_reversal(
+                        actor=cast.coop,
+                        coop=coop,
+                        txn_id=f"R-{number}-X",
+                        reverses_txn_id=f"R-{number}",
+                        reason="错账",
+                    )
+            movements = list(fund.movements.values_list("amount", flat=True))
+            assert selectors.balance(fund) == sum(movements, Decimal("0.00")) >= 0
+            returned = selectors.returned_so_far(claim)
+            assert 0 <= returned <= claim.compensation
+            kept = [amount for amount, undo in steps if not undo]
+            expected = min(
+                sum(((a * Decimal("0.8")).quantize(Decimal("0.01")) for a in kept), Decimal(0)),
+                claim.compensation,
+            )
+            # Capped at the compensation; each share half-up to the fen.
+            assert returned == expected
+            raise _RollbackError
+    except _RollbackError:
+        pass

@@ -21,12 +21,14 @@ from openpyxl import load_workbook
 
 from accounts.roles import Role
 from accounts.services import user_create
+from divisions.models import Division
 from divisions.services import divisions_load
 from loans.models import Loan
 from riskfund import selectors
 from riskfund.models import Claim, Movement
-from riskfund.services import fund_save
+from riskfund.services import fund_save, movement_record
 from tests.conftest import PASSWORD
+from tests.loans.conftest import programme_for
 from tests.pdf import pdf_text
 from tests.riskfund.conftest import (
     CLAIM_DAY,
@@ -129,6 +131,39 @@ def test_the_list_shows_each_funds_balance_limit_and_rates(client, cast, fund, l
     ]
     assert row[7].startswith("100.00 % / 5.00 %")
     assert f'href="{reverse("riskfund:detail", args=[fund.pk])}"' in html_of(response)
+
+
+def test_the_city_sees_its_counties_funds_side_by_side(client, cast, fund, other_county):
+    """Each county's own office sees its own fund; the city office (普洱市)
+    and the province see both, one row each, read-only."""
+    deposit(cast, fund, "20000.00", voucher="D-0")
+    ninger = Division.objects.get(code=NINGER)
+    theirs = fund_save(
+        actor=other_county[Role.COUNTY],
+        name="宁洱县振兴贷风险补偿金",
+        programmes=[programme_for(ninger)],
+    )
+    movement_record(
+        actor=other_county[Role.FINANCE],
+        fund=theirs,
+        kind="deposit",
+        on=D(2025, 2, 1),
+        amount=Decimal("3000.00"),
+        voucher="NE-1",
+    )
+    for who in (cast.city, cast.province):
+        response = as_user(Client(), who).get(reverse("riskfund:list"))
+        assert response.status_code == 200
+        rows = {row[0]: row[1:3] for row in rows_of(response, "funds")}
+        assert rows == {
+            FUND_NAME: ["墨江哈尼族自治县", "20,000.00"],
+            "宁洱县振兴贷风险补偿金": ["宁洱哈尼族彝族自治县", "3,000.00"],
+        }, who
+        if who == cast.province:  # a city sets up funds; a province only reads
+            assert reverse("riskfund:create") not in html_of(response)
+    for who, name in ((cast.county, FUND_NAME), (other_county[Role.COUNTY], theirs.name)):
+        rows = rows_of(as_user(Client(), who).get(reverse("riskfund:list")), "funds")
+        assert [row[0] for row in rows] == [name]
 
 
 def test_the_funds_page_shows_its_standing_rule_and_claims(client, cast, coop, fund, loan):
