@@ -1,7 +1,8 @@
 """The Mojiang demo: divisions, one login per role, the registry of
 borrowers and the households they lead (demo/generator.py), their
-applications, loans and ledgers (demo/loans.py), and the subsidy year 2025
-computed, approved and paid (demo/subsidies.py).
+applications, loans and ledgers (demo/loans.py), the risk-compensation fund
+covering them, with its deposits and the co-op's claims (demo/riskfund.py),
+and the subsidy year 2025 computed, approved and paid (demo/subsidies.py).
 
 Everything here goes through the domain services (the driven households in
 bulk, validated the same way) and is safe to run again: a second run finds
@@ -24,6 +25,7 @@ from loans.keys.services import credit_coop_save
 from .counties import COUNTY_CODES, small_counties_seed
 from .generator import demo_plan, demo_registry_seed
 from .loans import COOP_CODE, demo_loans_seed
+from .riskfund import demo_fund_seed, demo_riskfund_seed
 from .subsidies import demo_subsidies_seed
 
 MOJIANG = "530822"
@@ -121,12 +123,22 @@ def demo_seed(*, today: datetime.date | None = None, others: bool = True) -> dic
         for login in DEMO_LOGINS
         if login.role == Role.TOWNSHIP
     }
+    # The fund is there before the county approves the applications it
+    # covers: each approval passes its leverage check as a real one does.
+    fund = demo_fund_seed(county=by_role[Role.COUNTY], finance=by_role[Role.FINANCE], today=today)
     loans = demo_loans_seed(
         county=by_role[Role.COUNTY],
         coop_user=by_role[Role.COOP],
         township_officers=officers,
         today=today,
         registry=plan,
+    )
+    # The claims write a loan off from their date: before the subsidy years.
+    riskfund = fund + demo_riskfund_seed(
+        county=by_role[Role.COUNTY],
+        coop_user=by_role[Role.COOP],
+        finance=by_role[Role.FINANCE],
+        today=today,
     )
     subsidies = demo_subsidies_seed(
         county=by_role[Role.COUNTY],
@@ -151,6 +163,7 @@ def demo_seed(*, today: datetime.date | None = None, others: bool = True) -> dic
         "logins": logins,
         "registry": registry,
         "loans": loans,
+        "riskfund": riskfund,
         "subsidies": subsidies,
         "today": today,
     }
