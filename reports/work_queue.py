@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.history.selectors import HistoryFilter, history_rows, history_search
 from accounts.roles import Role, role_of
 from loans.models import Application, Loan, Objection, PublicNotice
+from riskfund.models import Claim
 from subsidies.models import PaymentBatch, SubsidyLine, SubsidyRun
 from subsidies.payout.services import PAYEE_HAS_NO_ACCOUNT
 
@@ -181,6 +182,14 @@ def _released_without_contract(user) -> WorkItem:
     )
 
 
+def _claims_in(user, state: str, key: str, label, note="") -> WorkItem:
+    """Compensation claims in ``state`` (the county checks filed claims,
+    finance approves checked ones and sees those waiting for a deposit)."""
+    count = Claim.objects.for_user(user).filter(state=state).count()
+    url = "%s?%s" % (reverse("riskfund:claims"), urlencode({"state": state}))
+    return WorkItem(key, str(label), count, url, str(note))
+
+
 def work_for(user, *, today: datetime.date) -> list[WorkItem]:
     """The user's waiting work, items with nothing waiting left out."""
     role = role_of(user)
@@ -229,6 +238,9 @@ def work_for(user, *, today: datetime.date) -> list[WorkItem]:
             ),
             _interest_exceptions(user),
             _lines_waiting_for_account(user),
+            _claims_in(
+                user, Claim.State.FILED, "claims_to_check", _("Compensation claims to check")
+            ),
         ]
     elif role == Role.FINANCE:
         items = [
@@ -240,6 +252,19 @@ def work_for(user, *, today: datetime.date) -> list[WorkItem]:
             ),
             _batches_to_record(user),
             _failed_payments(user),
+            _claims_in(
+                user,
+                Claim.State.CHECKED,
+                "claims_to_approve",
+                _("Compensation claims to approve and pay"),
+            ),
+            _claims_in(
+                user,
+                Claim.State.APPROVED,
+                "claims_waiting",
+                _("Approved claims waiting for a deposit"),
+                _("They are paid when a deposit covers them."),
+            ),
         ]
     elif role == Role.COOP:
         items = [_released_without_contract(user)]

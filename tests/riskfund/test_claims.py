@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from loans.ledger.services import ledger_post_repayment, ledger_post_reversal
 from loans.models import Loan
+from reports.work_queue import work_for
 from riskfund import selectors
 from riskfund.models import Claim, Movement
 from riskfund.services import ClaimConflictError, claim_approve, claim_check, claim_file, fund_save
@@ -319,3 +320,21 @@ def test_any_recoveries_and_reversals_keep_the_balance_the_sum_and_the_returns_c
             raise _RollbackError
     except _RollbackError:
         pass
+
+
+def test_each_step_of_a_claim_waits_in_the_right_work_queue(cast, coop, fund, loan):
+    def waiting(user):
+        return {item.key: item.count for item in work_for(user, today=CLAIM_DAY)}
+
+    claim = file(cast, coop, loan)
+    assert waiting(cast.county).get("claims_to_check") == 1
+    assert "claims_to_approve" not in waiting(cast.finance)
+    claim = claim_check(actor=cast.county, claim=claim, accept=True)
+    assert "claims_to_check" not in waiting(cast.county)
+    assert waiting(cast.finance).get("claims_to_approve") == 1
+    claim_approve(actor=cast.finance, claim=claim, voucher="P-1", on=CLAIM_DAY)  # 20,000 < 32,000
+    assert waiting(cast.finance).get("claims_waiting") == 1
+    assert "claims_to_approve" not in waiting(cast.finance)
+    assert not {"claims_to_check", "claims_to_approve", "claims_waiting"} & set(
+        waiting(cast.township_officer_a)
+    )
