@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.roles import counties_of
+from common.money import yuan
 from loans.models import CreditCoop, Loan
 from loans.programmes.services import home_region
 
@@ -195,7 +196,7 @@ def movement_create(request, pk: int):
             messages.success(
                 request,
                 _("%(kind)s of %(amount)s yuan recorded.")
-                % {"kind": movement.get_kind_display(), "amount": movement.amount},
+                % {"kind": movement.get_kind_display(), "amount": yuan(movement.amount)},
             )
             paid = fund.claims.filter(state=Claim.State.PAID, paid_on=movement.on)
             for claim in paid.filter(movements__recorded_at__gte=movement.recorded_at):
