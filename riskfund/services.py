@@ -487,6 +487,7 @@ def return_recoveries(sender, *, entries, **kwargs):
                 amount=share,
                 claim=claim,
                 ledger_entry=entry,
+                recorded_by=entry.posted_by,
                 note=_("%(share)s of %(amount)s recovered (%(kind)s %(txn)s)")
                 % {
                     "share": f"{claim.fund_share:.0%}",
@@ -530,6 +531,7 @@ def reverse_recoveries(sender, *, reversal: LedgerEntry, **kwargs):
             amount=-returned.amount,
             claim=returned.claim,
             ledger_entry=reversal,
+            recorded_by=reversal.posted_by,
             note=_("reversal %(txn)s") % {"txn": reversal.txn_id},
         ),
         actor=reversal.posted_by,

@@ -102,17 +102,18 @@ def test_a_recovery_returns_the_funds_share_and_its_reversal_takes_it_back(cast,
         amount=Decimal("5000.00"),
     )
     returned = Movement.objects.get(kind=Movement.Kind.RECOVERY)
-    assert (returned.amount, returned.ledger_entry, returned.claim) == (
+    assert (returned.amount, returned.ledger_entry, returned.claim, returned.recorded_by) == (
         Decimal("4000.00"),
         entry,
         claim,
+        cast.coop,  # who posted the repayment
     )
     assert selectors.balance(fund) == Decimal("1972000.00")
     ledger_post_reversal(
         actor=cast.coop, coop=coop, txn_id="R-1-X", reverses_txn_id="R-1", reason="错账"
     )
     undone = Movement.objects.get(kind=Movement.Kind.RECOVERY_REVERSAL)
-    assert undone.amount == Decimal("-4000.00")
+    assert (undone.amount, undone.recorded_by) == (Decimal("-4000.00"), cast.coop)
     assert selectors.balance(fund) == Decimal("1968000.00")
     assert selectors.returned_so_far(claim) == 0
 
