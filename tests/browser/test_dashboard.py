@@ -174,13 +174,14 @@ def finance_downloads_the_payout_list_and_the_county_report(page, run, tmp_path)
 
 # What each demo login finds waiting on its home page (the demo's story:
 # a payment batch to finish, a failed payment, a household without an
-# account in 联珠镇, the co-op's differing interest).
+# account in 联珠镇, the co-op's differing interest, a compensation claim
+# the county checked).
 WAITING = {
     "county": {"interest_exceptions", "missing_accounts"},
     "township": {"missing_accounts"},
     "township2": set(),
     "coop": set(),
-    "finance": {"batches_to_record", "failed_payments"},
+    "finance": {"batches_to_record", "failed_payments", "claims_to_approve"},
     "auditor": set(),
 }
 

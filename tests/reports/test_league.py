@@ -209,17 +209,19 @@ def test_only_the_offices_over_a_county_see_it(client, cast, counties):
 
 def test_an_office_changes_nothing(cast, counties):
     """The offices read: no permission to add, change, approve or export,
-    but for setting up the programmes of their own region."""
+    but for setting up the programmes of their own region and, for a city,
+    the risk-compensation fund it keeps for its counties."""
     own_programmes = {
         f"{action}_{model}"
         for action in ("add", "change")
         for model in ("programme", "programmequota")
     }
-    for office in (cast.city, cast.province):
+    own_fund = {"add_fund", "change_fund"}
+    for office, own in ((cast.city, own_programmes | own_fund), (cast.province, own_programmes)):
         assert not any(
             permission.split(".")[1].startswith(("add_", "change_", "delete_", "approve_"))
             for permission in office.get_all_permissions()
-            if permission.split(".")[1] not in own_programmes
-        )
+            if permission.split(".")[1] not in own
+        ), office
         assert not office.has_perm("beneficiaries.view_personal_data")
         assert not office.has_perm("reports.request_report")

@@ -23,6 +23,7 @@ PDF_TEMPLATES = {
     "reports/payout_list.html",
     "reports/run_notice.html",
     "reports/statement.html",
+    "riskfund/statement_pdf.html",
 }
 POLICY = {
     "default-src": "'self'",
