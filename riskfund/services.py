@@ -10,6 +10,7 @@ other.
 """
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -133,9 +134,17 @@ def fund_save(*, actor, fund: Fund | None = None, programmes, **fields) -> Fund:
 
 
 @transaction.atomic
+@dataclass(frozen=True)
+class Recorded:
+    """A recorded movement and the waiting claims it let the fund pay."""
+
+    movement: Movement
+    claims_paid: list[Claim]
+
+
 def movement_record(
     *, actor, fund: Fund, kind: str, on: datetime.date, amount: Decimal, voucher: str, note=""
-) -> Movement:
+) -> Recorded:
     """Finance records a deposit or the account's interest; then claims that
     were waiting for funds are paid, oldest approval first, while the
     balance covers them."""
@@ -170,8 +179,7 @@ def movement_record(
         ),
         actor=actor,
     )
-    _pay_waiting(fund, actor=actor, on=on)
-    return movement
+    return Recorded(movement=movement, claims_paid=_pay_waiting(fund, actor=actor, on=on))
 
 
 def _require_fund_county(actor, fund: Fund) -> None:

@@ -189,17 +189,17 @@ def movement_create(request, pk: int):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            movement = movement_record(actor=request.user, fund=fund, **form.cleaned_data)
+            recorded = movement_record(actor=request.user, fund=fund, **form.cleaned_data)
         except ValidationError as error:
             add_service_error(error, form)
         else:
+            movement = recorded.movement
             messages.success(
                 request,
                 _("%(kind)s of %(amount)s yuan recorded.")
                 % {"kind": movement.get_kind_display(), "amount": yuan(movement.amount)},
             )
-            paid = fund.claims.filter(state=Claim.State.PAID, paid_on=movement.on)
-            for claim in paid.filter(movements__recorded_at__gte=movement.recorded_at):
+            for claim in recorded.claims_paid:
                 messages.info(
                     request,
                     _("Claim %(claim)s, waiting for funds, is now paid.") % {"claim": claim},

@@ -541,6 +541,17 @@ def test_an_approved_claim_above_the_balance_waits_on_its_page(client, cast, coo
     waiting = by_testid(page, "waiting")
     assert "20,000.00" in waiting and "32,000.00" in waiting
 
+    # A deposit that covers it pays it, and finance is told so.
+    body = {"kind": "deposit", "on": "2026-06-20", "amount": "12000.00", "voucher": "D-2"}
+    response = as_user(client, cast.finance).post(
+        reverse("riskfund:movement_create", args=[fund.pk]), body, follow=True
+    )
+    shown = [str(message) for message in response.context["messages"]]
+    assert shown == ["已登记存入 12,000.00 元。", "待资金的申请 C-1 现已支付。"]
+    claim.refresh_from_db()
+    assert (claim.state, claim.paid_on) == (State.PAID, D(2026, 6, 20))  # the deposit's day
+    assert selectors.balance(fund) == Decimal("0.00")
+
 
 # --- Who may and who may not -------------------------------------------------------
 
