@@ -13,7 +13,6 @@ counties its key reaches, with their figures and where they stand.
 import datetime
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
@@ -28,7 +27,7 @@ from loans.api.views import CoopApiView, SyncPagination, error_responses, parsed
 
 from . import selectors
 from .models import Claim, Fund
-from .services import ClaimConflictError, claim_file
+from .services import claim_file_for_contract
 
 # The codes of a refused claim, for the schema (the messages say the figures).
 _REFUSALS = {
@@ -147,24 +146,17 @@ def claim_post(
 ) -> tuple[Claim, bool]:
     """File the claim once: (claim, True) when filed, (claim, False) when
     this co-op already filed it (same claim id, loan and date)."""
-    loan = coop_loans(actor=actor, coop=coop).filter(contract_no=contract_no).first()
-    for attempt in range(2):
-        try:
-            return claim_file(
-                actor=actor, coop=coop, claim_id=claim_id, loan=loan, claimed_on=claimed_on
-            )
-        except ClaimConflictError as conflict:
-            raise ApiErrors(_errors_of(conflict)) from None
-        except (ValidationError, IntegrityError) as error:
-            # Another request may have filed this claim id meanwhile (it held
-            # the loan's lock, or inserted the id first): ask again, which
-            # answers it as filed, or as a conflict.
-            if attempt == 0 and Claim.objects.filter(coop=coop, claim_id=claim_id).exists():
-                continue
-            if isinstance(error, IntegrityError):
-                raise
-            raise ApiErrors(_errors_of(error)) from None
-    raise AssertionError("unreachable")
+    try:
+        return claim_file_for_contract(
+            actor=actor,
+            coop=coop,
+            loans=coop_loans(actor=actor, coop=coop),
+            claim_id=claim_id,
+            contract_no=contract_no,
+            claimed_on=claimed_on,
+        )
+    except ValidationError as error:  # a ClaimConflictError too: 409
+        raise ApiErrors(_errors_of(error)) from None
 
 
 class CompensationClaims(CoopApiView, generics.ListAPIView):

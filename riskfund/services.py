@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -133,7 +133,6 @@ def fund_save(*, actor, fund: Fund | None = None, programmes, **fields) -> Fund:
 # Movements -------------------------------------------------------------------
 
 
-@transaction.atomic
 @dataclass(frozen=True)
 class Recorded:
     """A recorded movement and the waiting claims it let the fund pay."""
@@ -142,6 +141,7 @@ class Recorded:
     claims_paid: list[Claim]
 
 
+@transaction.atomic
 def movement_record(
     *, actor, fund: Fund, kind: str, on: datetime.date, amount: Decimal, voucher: str, note=""
 ) -> Recorded:
@@ -349,6 +349,30 @@ def claim_file(
         filed_by=actor,
     )
     return save_traced(claim, actor=actor), True
+
+
+def claim_file_for_contract(
+    *, actor, coop, loans, claim_id: str, contract_no: str, claimed_on: datetime.date
+) -> tuple[Claim, bool]:
+    """``claim_file`` for the loan of ``loans`` (those the caller may reach)
+    with ``contract_no``. Two requests filing one claim id at once: the one
+    that waited is answered as the other's claim (filed, or a conflict),
+    never an error, never a second claim."""
+    loan = loans.filter(contract_no=contract_no).first()
+    for attempt in range(2):
+        try:
+            return claim_file(
+                actor=actor, coop=coop, claim_id=claim_id, loan=loan, claimed_on=claimed_on
+            )
+        except ClaimConflictError:
+            raise
+        except (ValidationError, IntegrityError):
+            # The other request held the loan's lock, or inserted the id
+            # first: ask again, which finds its claim.
+            if attempt == 0 and Claim.objects.filter(coop=coop, claim_id=claim_id).exists():
+                continue
+            raise
+    raise AssertionError("unreachable")
 
 
 def _open_claim(actor, claim: Claim, permission: str) -> Claim:

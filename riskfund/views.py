@@ -35,10 +35,9 @@ from .forms import (
 from .loss import PRINCIPAL_AND_INTEREST
 from .models import Claim, Fund
 from .services import (
-    ClaimConflictError,
     claim_approve,
     claim_check,
-    claim_file,
+    claim_file_for_contract,
     fund_save,
     loss_of,
     may_configure,
@@ -252,21 +251,14 @@ def claim_create(request):
         request.POST if request.method == "POST" else None, initial=request.GET or None
     )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        loan = (
-            Loan.objects.for_user(request.user)
-            .filter(coop=coop, contract_no=data["contract_no"])
-            .first()
-        )
         try:
-            claim, created = claim_file(
+            claim, created = claim_file_for_contract(
                 actor=request.user,
                 coop=coop,
-                claim_id=data["claim_id"],
-                loan=loan,
-                claimed_on=data["claimed_on"],
+                loans=Loan.objects.for_user(request.user).filter(coop=coop),
+                **form.cleaned_data,
             )
-        except (ValidationError, ClaimConflictError) as error:
+        except ValidationError as error:  # a ClaimConflictError too
             add_service_error(error, form)
         else:
             if created:
